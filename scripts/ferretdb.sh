@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# scripts/ferretdb.sh start [port] | stop — runs FerretDB on 127.0.0.1 with a throwaway SQLite dir.
+# scripts/ferretdb.sh start [port] | stop [port] — runs FerretDB on 127.0.0.1 with a throwaway SQLite dir.
 # start prints MONGODB_URI=... for the caller to export.
 set -euo pipefail
-state="${RESTITCH_FERRETDB_STATE:-${TMPDIR:-/tmp}/restitch-ferretdb}"
+port="${2:-27027}"
+state="${TMPDIR:-/tmp}/restitch-ferretdb-$port"
 case "${1:-}" in
   start)
-    port="${2:-27027}"
     bin=$("$(dirname "$0")/install-ferretdb.sh")
     rm -rf "$state"; mkdir -p "$state/data"
     "$bin" --handler=sqlite --sqlite-url="file:$state/data/" --listen-addr="127.0.0.1:$port" \
@@ -19,5 +19,5 @@ case "${1:-}" in
   stop)
     [ -f "$state/pid" ] && kill "$(cat "$state/pid")" 2>/dev/null || true
     rm -rf "$state" ;;
-  *) echo "usage: $0 start [port] | stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start [port] | stop [port]" >&2; exit 2 ;;
 esac
