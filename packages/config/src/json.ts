@@ -1,0 +1,155 @@
+/**
+ * JSON reading with precise, content-free error messages. V8's own JSON.parse messages quote a
+ * snippet of the input, which for secrets.json would leak secret values, and do not always carry a
+ * position; so on failure a small scanner re-reads the text to find the exact line:column.
+ */
+
+export class JsonSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+  ) {
+    super(`invalid JSON at ${line}:${column}: ${reason}`);
+  }
+}
+
+export function parseJson(text: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // tolerate a UTF-8 BOM
+  try {
+    return JSON.parse(body);
+  } catch {
+    const { pos, reason } = locateJsonError(body);
+    const { line, column } = lineColumn(body, pos);
+    throw new JsonSyntaxError(line, column, reason);
+  }
+}
+
+function lineColumn(text: string, pos: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < pos && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: pos - lineStart + 1 };
+}
+
+/** Scans `text` as strict JSON and returns where and why it first fails. */
+function locateJsonError(text: string): { pos: number; reason: string } {
+  let i = 0;
+  class Fail {
+    constructor(
+      readonly pos: number,
+      readonly reason: string,
+    ) {}
+  }
+  const fail = (reason: string, pos = i): never => {
+    throw new Fail(pos, reason);
+  };
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+  };
+  const describe = () => (i >= text.length ? "unexpected end of input" : "unexpected character");
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail(describe());
+  };
+  const string = () => {
+    i++; // opening quote
+    for (;;) {
+      if (i >= text.length) fail("unterminated string");
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail("control character in string (newlines must be written \\n)");
+      if (c === 92) {
+        const e = text[i + 1];
+        if (e === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail("bad \\u escape in string");
+          i += 6;
+        } else if (e !== undefined && "\"\\/bfnrt".includes(e)) i += 2;
+        else fail("bad escape in string");
+      } else i++;
+    }
+  };
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m || m[0] === "" || m[0] === "-") fail("bad number");
+    i += m![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail(text[i] === "}" ? "trailing comma before '}'" : "expected a property name in double quotes");
+        string();
+        ws();
+        if (text[i] !== ":") fail("expected ':' after property name");
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") {
+          i++;
+          return;
+        }
+        fail(i >= text.length ? "unexpected end of input, expected ',' or '}'" : "expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] === "]") fail("trailing comma before ']'");
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") {
+          i++;
+          return;
+        }
+        fail(i >= text.length ? "unexpected end of input, expected ',' or ']'" : "expected ',' or ']'");
+      }
+    }
+    if (c === '"') return string();
+    if (c === "t") return literal("true");
+    if (c === "f") return literal("false");
+    if (c === "n") return literal("null");
+    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return number();
+    fail(i >= text.length ? "unexpected end of input" : "unexpected character");
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail("unexpected content after the JSON value");
+  } catch (e) {
+    if (e instanceof Fail) return { pos: e.pos, reason: e.reason };
+    throw e;
+  }
+  // JSON.parse rejected what the scanner accepts: should not happen; report the start.
+  return { pos: 0, reason: "not valid JSON" };
+}
