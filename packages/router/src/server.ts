@@ -1,0 +1,252 @@
+/**
+ * createServer: the Hono edge. Per request: route+method -> body (bounded) -> validation -> who runs ->
+ * can_evaluate -> the function in its isolate -> the HTTP response. Everything per app is prepared once.
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
+import type { AppModel } from "@restitch/config";
+import type { AppRuntime, CallError, Limits, Runtime } from "@restitch/runtime";
+import { Hono, type Context } from "hono";
+import { appContext, appDefinition, hostBridge, type AppContext, type ServiceProvider } from "./bridge.js";
+import { checkCanEvaluate } from "./can-evaluate.js";
+import { readBody } from "./body.js";
+import { callErrorToHttp, errorBody, errorResponse, errors, HttpError } from "./errors.js";
+import { resolveIdentity, type RequestAuthenticator } from "./identity.js";
+import { contextRequest, headersToArrays, parseQuery, plainAddress, requestArgument } from "./request.js";
+import { buildResponse, responseFormat } from "./respond.js";
+import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
+import { validateRequest } from "./validation.js";
+
+export interface ServerLimits {
+  /** Request body bytes (default 18 MiB, the App Services request limit). */
+  maxBodyBytes: number;
+  /** Request header lines (default 100). */
+  maxHeaderCount: number;
+  /** Total request header bytes (default 64 KiB). */
+  maxHeaderBytes: number;
+  /** Time a client has to send the whole request, headers and body (default 30 s). */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxBodyBytes: 18 * 1024 * 1024,
+  maxHeaderCount: 100,
+  maxHeaderBytes: 64 * 1024,
+  requestTimeoutMs: 30_000,
+};
+
+/** One finished endpoint call, for the host's log (tenant stacks go here, never to the caller). */
+export interface CallLogEntry {
+  appId: string;
+  method: string;
+  route: string;
+  status: number;
+  ms: number;
+  logs: string[];
+  error?: CallError;
+}
+
+export interface CreateServerOptions {
+  apps: AppModel[];
+  runtime: Runtime;
+  /** Services (e.g. mongodb-atlas) for a call, bound to the identity it runs as. */
+  dataServices?: ServiceProvider;
+  /** Application authentication per appId (@restitch/auth's AuthService satisfies it). */
+  auth?: Map<string, RequestAuthenticator & { routes?: Hono }>;
+  limits?: Partial<ServerLimits>;
+  /** Per-call runtime limits for endpoint calls (merged over the runtime's defaults). */
+  callLimits?: Partial<Limits>;
+  onCall?: (entry: CallLogEntry) => void;
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  server: Server;
+  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface RestitchServer {
+  hono: Hono<{ Bindings: HttpBindings }>;
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
+  limits: ServerLimits;
+  listen(port?: number, host?: string): Promise<Listening>;
+}
+
+interface AppEntry {
+  ctx: AppContext;
+  routes: RouteTable;
+  runtime: AppRuntime;
+  auth: RequestAuthenticator | undefined;
+}
+
+export function createServer(options: CreateServerOptions): RestitchServer {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const apps = new Map<string, AppEntry>();
+  for (const app of options.apps) {
+    if (apps.has(app.appId)) throw new Error(`two apps share the app id '${app.appId}'`);
+    apps.set(app.appId, {
+      ctx: appContext(app, options.dataServices),
+      routes: buildRouteTable(app.appId, app.endpoints),
+      runtime: options.runtime.app(appDefinition(app)),
+      auth: options.auth?.get(app.appId),
+    });
+  }
+
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const hono = new Hono<{ Bindings: HttpBindings }>();
+
+  hono.use(async (_c, next) => {
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  });
+  hono.onError((err, c) => {
+    const e = err instanceof HttpError ? err : errors.internal();
+    if (!(err instanceof HttpError)) console.error(`restitch: unhandled error on ${c.req.method} ${c.req.path}:`, err);
+    return errorResponse(e);
+  });
+  hono.notFound(() => errorResponse(new HttpError(404, "NotFound", "no such resource")));
+
+  for (const a of options.auth?.values() ?? []) if (a.routes) hono.route("/api/client/v2.0", a.routes);
+
+  hono.all("/app/:appId/endpoint/*", (c) => handleEndpoint(c));
+
+  async function handleEndpoint(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
+    const started = performance.now();
+    const method = c.req.method;
+    // Slice the path by hand: /app/<appId>/endpoint<route>
+    const path = c.req.path;
+    const slash = path.indexOf("/", 5);
+    const appId = path.slice(5, slash);
+    const route = path.slice(slash + 9) || "/";
+    const entry = apps.get(appId);
+    if (!entry) throw errors.appNotFound(appId);
+    const endpoint = matchEndpoint(entry.routes, route, method);
+
+    const incoming = c.env?.incoming;
+    if (incoming && incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
+    const raw = c.req.raw;
+    const body = await readBody(raw, limits.maxBodyBytes);
+    const url = raw.url;
+    const q = url.indexOf("?");
+    const parsed = parseQuery(q < 0 ? "" : url.slice(q + 1));
+
+    validateRequest({
+      method: endpoint.validationMethod,
+      secretName: endpoint.secretName,
+      secret: endpoint.secretName === undefined ? undefined : entry.ctx.app.secrets.get(endpoint.secretName),
+      querySecret: parsed.secret,
+      signatureHeader: raw.headers.get("endpoint-signature") ?? undefined,
+      body,
+      signatureHeaderName: "Endpoint-Signature",
+    });
+    if (parsed.secret !== undefined && endpoint.validationMethod !== "SECRET_AS_QUERY_PARAM") parsed.query.secret = parsed.secret;
+
+    const lowerHeaders: Record<string, string[]> = incoming ? (incoming.headersDistinct as Record<string, string[]>) : {};
+    if (!incoming) raw.headers.forEach((v, k) => (lowerHeaders[k] ??= []).push(v));
+    const headers = headersToArrays(lowerHeaders, raw.headers);
+    const remoteIPAddress = plainAddress(incoming?.socket.remoteAddress);
+    const request = contextRequest({ parsed, headers, remoteIPAddress, httpMethod: method, route: endpoint.route });
+    const requestArg = requestArgument(parsed, headers, body);
+
+    const identity = await resolveIdentity({
+      endpoint,
+      ctx: entry.ctx,
+      runtime: entry.runtime,
+      auth: entry.auth,
+      headers: lowerHeaders,
+      remoteAddress: remoteIPAddress,
+      requestArg,
+      contextRequest: request,
+    });
+    const bridge = hostBridge(entry.ctx, identity, request);
+    await checkCanEvaluate(endpoint, { user: identity.user, request, values: entry.ctx.values, environment: entry.ctx.environment }, entry.runtime, bridge);
+
+    const result = await entry.runtime.call({
+      functionName: endpoint.functionName,
+      args: [requestArg],
+      bridge,
+      httpResponse: true,
+      ...(options.callLimits ? { limits: options.callLimits } : {}),
+    });
+    let response: Response;
+    if (!result.ok) response = errorResponse(callErrorToHttp(result.error!));
+    else {
+      const format = responseFormat(raw.headers.get("accept"), endpoint.returnType);
+      response = buildResponse({ value: result.value, recorded: result.response, respondResult: endpoint.respondResult, format });
+    }
+    options.onCall?.({
+      appId,
+      method,
+      route: endpoint.route,
+      status: response.status,
+      ms: performance.now() - started,
+      logs: result.logs,
+      ...(result.error ? { error: result.error } : {}),
+    });
+    return response;
+  }
+
+  const fetch = (request: Request, env?: unknown) => hono.fetch(request, env as HttpBindings);
+
+  async function listen(port = 8080, host = "127.0.0.1"): Promise<Listening> {
+    const server = createAdaptorServer({
+      fetch: hono.fetch,
+      serverOptions: {
+        maxHeaderSize: limits.maxHeaderBytes,
+        requestTimeout: limits.requestTimeoutMs,
+        headersTimeout: limits.requestTimeoutMs,
+        // Timeouts are only checked this often; keep it well below the timeout itself.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.requestTimeoutMs / 4)),
+      },
+    }) as Server;
+    // One header over the limit must still be seen to be refused (Node drops the excess silently).
+    server.maxHeadersCount = limits.maxHeaderCount + 1;
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const [status, code, msg] =
+        err.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "RequestHeadersTooLarge", `request headers exceed ${limits.maxHeaderBytes} bytes`]
+          : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? [408, "RequestTimeout", `request not received within ${limits.requestTimeoutMs} ms`]
+            : [400, "BadRequest", "malformed HTTP request"];
+      const body = errorBody(code, msg);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${urlHost}:${addr.port}`,
+      port: addr.port,
+      server,
+      close: () =>
+        (closing ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+          server.closeAllConnections();
+          await closed;
+        })()),
+    };
+  }
+
+  return { hono, fetch, limits, listen };
+}
