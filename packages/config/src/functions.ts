@@ -61,7 +61,9 @@ async function walk(ctx: LoadContext, root: string, relDir: string, settings: Ma
     }
     const previous = sources.get(name);
     if (previous) {
-      ctx.report.problem(file, undefined, `function "${name}" is defined twice: ${previous} and ${file}`);
+      // Only the two layouts can collide; name the newer-layout file first, report on the legacy one.
+      const [first, second] = file.endsWith("/source.js") ? [previous, file] : [file, previous];
+      ctx.report.problem(second, undefined, `function "${name}" is defined twice: ${first} and ${second}`);
       continue;
     }
     sources.set(name, file);

@@ -140,7 +140,7 @@ function locateJsonError(text: string): { pos: number; reason: string } {
     if (c === "f") return literal("false");
     if (c === "n") return literal("null");
     if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return number();
-    fail(i >= text.length ? "unexpected end of input" : "unexpected character");
+    fail(i >= text.length ? "unexpected end of input, expected a value" : "expected a value (string, number, object, array, true, false or null)");
   };
   try {
     value();
