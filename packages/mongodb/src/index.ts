@@ -1,1 +1,4 @@
-export {};
+export * from "./types.js";
+export { DataServiceError, isDataServiceError, type DataServiceErrorCode } from "./errors.js";
+export { createEmbeddedDataService, type EmbeddedOptions } from "./embedded/index.js";
+export { createDriverDataService, type DriverOptions } from "./driver.js";
