@@ -1,1 +1,5 @@
 export * from "./types.js";
+export { createRuntime, DEFAULT_POOL } from "./runtime.js";
+export { DEFAULT_LIMITS, resolveLimits } from "./limits.js";
+export { makeCodec } from "./codec.js";
+export { assertIsolatedVmVersion, MIN_ISOLATED_VM } from "./version.js";

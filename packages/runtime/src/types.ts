@@ -65,10 +65,10 @@ export interface HostBridge {
   /** context.services.get(name); names not listed give undefined. */
   services?: Record<string, ServiceBinding>;
   /**
-   * Asked before context.functions.execute(name) runs `name` in the same call (same isolate, same user).
-   * Throw to refuse. Absent: every function of the app may be executed.
+   * Asked (synchronously) before context.functions.execute(name) runs `name` in the same call (same
+   * isolate, same user). Throw to refuse; the thrown message reaches the tenant code. Absent: every function of the app may be executed.
    */
-  canExecute?: (name: string) => void | Promise<void>;
+  canExecute?: (name: string) => void;
 }
 
 export interface CallRequest {

@@ -1,0 +1,151 @@
+/**
+ * The boundary codec: how values cross between the host and an isolate.
+ *
+ * Only strings cross the boundary (no host object or Reference ever reaches tenant code, and the host
+ * never runs a getter or toJSON of a guest object). A value is written as JSON in which BSON types are
+ * tagged the way canonical Extended JSON tags them, except that plain JS numbers stay plain JSON numbers:
+ * a plain number arrives as a plain number, an explicit BSON.Int32/Double/Long arrives as the same wrapper.
+ *
+ * `makeCodec` is self-contained on purpose: the guest gets its source text (Function.prototype.toString)
+ * so the host and the isolate run the very same code against their own BSON library.
+ */
+export interface Codec {
+  /** Encode any value; throws TypeError for cycles and BigInts beyond Int64. */
+  encode(value: unknown): string;
+  decode(text: string): unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function makeCodec(BSON: any): Codec {
+  const NUM_TAG = "$__num"; // NaN, ±Infinity and -0 as plain numbers (JSON has no spelling for them)
+  const UNDEF_TAG = "$__undefined";
+
+  function tagNumber(n: number): unknown {
+    if (Number.isFinite(n)) return Object.is(n, -0) ? { [NUM_TAG]: "-0" } : n;
+    return { [NUM_TAG]: String(n) };
+  }
+
+  function tagged(original: unknown): unknown {
+    if (original === undefined) return { [UNDEF_TAG]: 1 };
+    if (typeof original === "number") return tagNumber(original);
+    if (typeof original === "bigint") return { $numberLong: original.toString() };
+    if (original === null || typeof original !== "object") return original;
+    if (original instanceof Date) {
+      const t = original.getTime();
+      return { $date: Number.isNaN(t) ? { [NUM_TAG]: "NaN" } : t };
+    }
+    if (original instanceof RegExp) return { $regex: original.source, $options: original.flags };
+    if (original instanceof Uint8Array) {
+      return { $binary: { base64: new BSON.Binary(original).toString("base64"), subType: "00" } };
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const v = original as any;
+    switch (v._bsontype) {
+      case undefined:
+        return original;
+      case "ObjectId":
+        return { $oid: v.toHexString() };
+      case "Binary":
+        return { $binary: { base64: v.toString("base64"), subType: v.sub_type.toString(16).padStart(2, "0") } };
+      case "Decimal128":
+        return { $numberDecimal: v.toString() };
+      case "Timestamp":
+        return { $timestamp: { t: v.high >>> 0, i: v.low >>> 0 } };
+      case "Long":
+        return { $numberLong: v.toString() };
+      case "Int32":
+        return { $numberInt: String(v.value) };
+      case "Double":
+        return { $numberDouble: Object.is(v.value, -0) ? "-0.0" : String(v.value) };
+      case "BSONRegExp":
+        return { $regularExpression: { pattern: v.pattern, options: v.options } };
+      case "MinKey":
+        return { $minKey: 1 };
+      case "MaxKey":
+        return { $maxKey: 1 };
+      case "BSONSymbol":
+        return { $symbol: v.value };
+      case "Code":
+        return { $code: v.code };
+      default:
+        throw new TypeError(`cannot encode BSON type ${String(v._bsontype)}`);
+    }
+  }
+
+  function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+    // `this[key]` is the value before toJSON ran (Date, ObjectId…); `value` is after.
+    const original = this[key];
+    if (original === undefined) return key === "" ? { [UNDEF_TAG]: 1 } : value;
+    if (original === null || (typeof original !== "object" && typeof original !== "number" && typeof original !== "bigint")) return value;
+    return tagged(original);
+  }
+
+  function hexToSubtype(s: string): number {
+    return parseInt(s, 16);
+  }
+
+  function reviveTagged(obj: Record<string, unknown>, firstKey: string): unknown {
+    const v = obj[firstKey];
+    switch (firstKey) {
+      case NUM_TAG:
+        return v === "-0" ? -0 : Number(v);
+      case UNDEF_TAG:
+        return undefined;
+      case "$oid":
+        return new BSON.ObjectId(v);
+      case "$date":
+        return new Date(typeof v === "number" ? v : NaN);
+      case "$binary": {
+        const b = v as { base64: string; subType: string };
+        return BSON.Binary.createFromBase64(b.base64, hexToSubtype(b.subType));
+      }
+      case "$numberDecimal":
+        return BSON.Decimal128.fromString(v);
+      case "$timestamp": {
+        const ts = v as { t: number; i: number };
+        return new BSON.Timestamp({ t: ts.t, i: ts.i });
+      }
+      case "$numberLong":
+        return BSON.Long.fromString(v);
+      case "$numberInt":
+        return new BSON.Int32(Number(v));
+      case "$numberDouble":
+        return new BSON.Double(Number(v === "-0.0" ? -0 : v));
+      case "$regularExpression": {
+        const r = v as { pattern: string; options: string };
+        return new BSON.BSONRegExp(r.pattern, r.options);
+      }
+      case "$regex":
+        return new RegExp(v as string, obj.$options as string);
+      case "$minKey":
+        return new BSON.MinKey();
+      case "$maxKey":
+        return new BSON.MaxKey();
+      case "$symbol":
+        return new BSON.BSONSymbol(v);
+      case "$code":
+        return new BSON.Code(v);
+      default:
+        return obj;
+    }
+  }
+
+  function reviver(_key: string, value: unknown): unknown {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    for (const k in value) {
+      // Only objects whose first key is a tag are tagged values; the check is one char compare.
+      return k.charCodeAt(0) === 36 ? reviveTagged(value as Record<string, unknown>, k) : value;
+    }
+    return value;
+  }
+
+  return {
+    encode(value: unknown): string {
+      return JSON.stringify(value, replacer) as string;
+    },
+    decode(text: string): unknown {
+      // Fast path: nothing tagged, nothing to revive.
+      return text.includes('"$') ? JSON.parse(text, reviver) : JSON.parse(text);
+    },
+  };
+}

@@ -1,0 +1,490 @@
+// @ts-nocheck -- guest code: runs in a bare V8 realm, typed loosely on purpose
+/**
+ * Code that runs INSIDE each isolate, once, before any tenant code. It is serialized with
+ * Function.prototype.toString, so every function here must be self-contained (no imports, no
+ * references to module scope). It builds the App Services globals, keeps per-call state, then
+ * hardens the realm: intrinsics frozen, WebAssembly removed, the global object frozen.
+ *
+ * Host interface (set as globals by the host, captured and deleted here):
+ *   __restitch_host.sync(callId, op, payload) -> "1"+encoded | "0"+errorJson   (synchronous host ops)
+ *   __restitch_host.start(callId, reqId, op, payload)                          (async host ops; answer via settle)
+ *   __restitch_host.done(callId, kind, value, logsJson, responseJson)          (a call finished)
+ * Returns the entry points the host keeps References to: {run, settle, define}.
+ */
+export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClientSources: Record<string, string>, modulesSource: string): any {
+  "use strict";
+  const codec = makeCodec(BSON);
+  const hostSync = host.sync;
+  const hostStart = host.start;
+  const hostDone = host.done;
+  const JSONstringify = JSON.stringify;
+  const JSONparse = JSON.parse;
+  const MapCtor = Map;
+  const PromiseCtor = Promise;
+  const ObjectCreate = Object.create;
+  const ObjectFreeze = Object.freeze;
+
+  // ---- host calls ---------------------------------------------------------------------------------
+  function callSync(state, op, args) {
+    if (state.closed) throw new Error("this call has already finished");
+    const out = hostSync(state.id, op, codec.encode(args));
+    if (out.charCodeAt(0) === 49 /* "1" */) return codec.decode(out.slice(1));
+    const e = JSONparse(out.slice(1));
+    const err = new (e.name === "TypeError" ? TypeError : Error)(e.message);
+    throw err;
+  }
+
+  function callAsync(state, op, args) {
+    if (state.closed) return PromiseCtor.reject(new Error("this call has already finished"));
+    const reqId = ++state.nextReq;
+    return new PromiseCtor((resolve, reject) => {
+      state.pending.set(reqId, { resolve, reject });
+      hostStart(state.id, reqId, op, codec.encode(args));
+    });
+  }
+
+  // ---- BSON / EJSON as App Services exposes them ---------------------------------------------------
+  const EJSONglobal = {
+    parse(text, options) {
+      return BSON.EJSON.parse(text, { relaxed: true, ...(options || {}) });
+    },
+    stringify(value, replacer, space, options) {
+      // App Services' EJSON.stringify is canonical by default (docs: 42 -> {"$numberLong":"42"} in old
+      // builds; {"$numberInt":"42"} here, matching the bson library's canonical mode).
+      if (replacer && typeof replacer === "object" && !Array.isArray(replacer)) return BSON.EJSON.stringify(value, { relaxed: false, ...replacer });
+      return BSON.EJSON.stringify(value, replacer, space, { relaxed: false, ...(options || {}) });
+    },
+    serialize(value, options) {
+      return BSON.EJSON.serialize(value, { relaxed: false, ...(options || {}) });
+    },
+    deserialize(value, options) {
+      return BSON.EJSON.deserialize(value, { relaxed: true, ...(options || {}) });
+    },
+  };
+
+  // Callable without `new` (docs call BSON.Int32(42)), and Binary gets App Services' helpers.
+  function callable(Cls) {
+    const f = function (...args) {
+      return new Cls(...args);
+    };
+    Object.defineProperty(f, "name", { value: Cls.name });
+    f.prototype = Cls.prototype;
+    for (const k of Object.getOwnPropertyNames(Cls)) {
+      if (k === "prototype" || k === "length" || k === "name") continue;
+      const d = Object.getOwnPropertyDescriptor(Cls, k);
+      if (d && typeof d.value === "function") f[k] = d.value.bind(Cls);
+      else if (d && !d.set && !d.get) Object.defineProperty(f, k, { get: () => Cls[k] });
+    }
+    Object.defineProperty(f, Symbol.hasInstance, { value: (v) => v instanceof Cls });
+    return f;
+  }
+  const Binary = BSON.Binary;
+  Binary.fromHex = function (hex, subType) {
+    return Binary.createFromHexString(hex, subType || 0);
+  };
+  Binary.fromBase64 = function (b64, subType) {
+    return Binary.createFromBase64(b64, subType || 0);
+  };
+  Binary.prototype.toHex = function () {
+    return this.toString("hex");
+  };
+  Binary.prototype.toBase64 = function () {
+    return this.toString("base64");
+  };
+  Binary.prototype.text = function () {
+    return this.toString("utf8");
+  };
+  const BSONglobal = {};
+  for (const name of ["ObjectId", "BSONRegExp", "Binary", "MaxKey", "MinKey", "Int32", "Long", "Double", "Decimal128", "Timestamp", "Code", "DBRef", "UUID", "BSONSymbol"]) {
+    if (BSON[name]) BSONglobal[name] = callable(BSON[name]);
+  }
+  BSONglobal.ObjectID = BSONglobal.ObjectId;
+  BSONglobal.EJSON = EJSONglobal;
+  BSONglobal.serialize = BSON.serialize;
+  BSONglobal.deserialize = BSON.deserialize;
+  BSONglobal.calculateObjectSize = BSON.calculateObjectSize;
+
+  // ---- per-call state -------------------------------------------------------------------------------
+  const functions = new MapCtor(); // name -> {factory, file}
+  const serviceFactories = new MapCtor();
+  for (const type of Object.keys(serviceClientSources)) {
+    serviceFactories.set(type, (0, eval)(serviceClientSources[type]));
+  }
+  const states = new MapCtor(); // callId -> state (several while a finished call's leftovers linger)
+
+  function formatLogArg(v) {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return v.stack || String(v);
+    try {
+      const s = BSON.EJSON.stringify(v, { relaxed: true });
+      return s === undefined ? String(v) : s;
+    } catch {
+      try {
+        return String(v);
+      } catch {
+        return "[unprintable]";
+      }
+    }
+  }
+
+  function makeConsole(state) {
+    const write = (level) =>
+      function (...args) {
+        if (state.closed) return;
+        let line = args.map(formatLogArg).join(" ");
+        if (level !== "log") line = `${level.toUpperCase()}: ${line}`;
+        if (state.logBytes + line.length > state.limits.maxLogBytes) {
+          state.logsDropped++;
+          return;
+        }
+        state.logBytes += line.length;
+        state.logs.push(line);
+      };
+    return { log: write("log"), info: write("info"), warn: write("warn"), error: write("error"), debug: write("debug"), trace: write("trace") };
+  }
+
+  function makeResponse() {
+    const rec = { statusCode: undefined, headers: {}, body: undefined };
+    const response = {
+      setStatusCode(code) {
+        if (typeof code !== "number" || !Number.isInteger(code) || code < 100 || code > 999) throw new TypeError("setStatusCode: code must be an integer HTTP status");
+        rec.statusCode = code;
+      },
+      setBody(body) {
+        if (typeof body === "string") rec.body = body;
+        else if (body && body._bsontype === "Binary") rec.body = body;
+        else if (body instanceof Uint8Array) rec.body = new BSON.Binary(body);
+        else throw new TypeError("setBody: body must be a string or BSON.Binary");
+      },
+      setHeader(name, value) {
+        rec.headers[String(name)] = [String(value)];
+      },
+      addHeader(name, value) {
+        const k = String(name);
+        (rec.headers[k] || (rec.headers[k] = [])).push(String(value));
+      },
+    };
+    return { response, rec };
+  }
+
+  function encodeResponse(rec) {
+    let body = null;
+    if (typeof rec.body === "string") body = { text: rec.body };
+    else if (rec.body) body = { base64: rec.body.toString("base64") };
+    return JSONstringify({ statusCode: rec.statusCode === undefined ? null : rec.statusCode, headers: rec.headers, body });
+  }
+
+  function errorInfo(e) {
+    try {
+      if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
+        const name = String(e.name || "Error");
+        const message = String(e.message);
+        let stack = typeof e.stack === "string" ? e.stack : `${name}: ${message}`;
+        // Keep the tenant's frames only.
+        stack = stack
+          .split("\n")
+          .filter((l) => !l.includes("restitch-internal") && !l.includes("<isolated-vm"))
+          .join("\n");
+        return { name, message, stack };
+      }
+      return { name: "Error", message: String(e) };
+    } catch {
+      return { name: "Error", message: "a value was thrown that cannot be described" };
+    }
+  }
+
+  const modules = (0, eval)(modulesSource)(BSON);
+
+  function instantiate(entry, state, scope) {
+    const module = { exports: {} };
+    const initial = module.exports;
+    const [exp, modExp] = entry.factory.call(
+      undefined,
+      undefined,
+      module,
+      scope.require,
+      scope.context,
+      scope.utils,
+      scope.console,
+      scope.globalThis,
+      scope.globalThis,
+      scope.setTimeout,
+      scope.clearTimeout,
+      scope.setImmediate,
+    );
+    if (typeof exp === "function") return exp;
+    if (modExp !== initial && typeof modExp === "function") return modExp;
+    const e = new Error(`${entry.file} does not export a function: assign one to \`exports\` (exports = function (...) { ... })`);
+    e.name = "FunctionExportError";
+    e.kind = "no-export";
+    throw e;
+  }
+
+  function makeScope(state, meta) {
+    const scope = {};
+    const utils = {
+      crypto: {
+        encrypt: (...a) => callSync(state, "crypto.encrypt", a),
+        decrypt: (...a) => callSync(state, "crypto.decrypt", a),
+        sign: (...a) => callSync(state, "crypto.sign", a),
+        verify: (...a) => callSync(state, "crypto.verify", a),
+        hmac: (...a) => callSync(state, "crypto.hmac", a),
+        hash: (...a) => callSync(state, "crypto.hash", a),
+      },
+      jwt: {
+        encode: (...a) => callSync(state, "jwt.encode", a),
+        decode: (...a) => callSync(state, "jwt.decode", a),
+      },
+    };
+    const clients = new MapCtor();
+    const context = {
+      app: meta.app || {},
+      user: meta.user || { id: "", type: "system", data: {}, identities: [], custom_data: {} },
+      request: meta.request || {},
+      environment: meta.environment || { tag: "", values: {} },
+      values: { get: (name) => callSync(state, "values.get", [name]) },
+      services: {
+        get(name) {
+          const type = meta.services && Object.prototype.hasOwnProperty.call(meta.services, name) ? meta.services[name] : undefined;
+          if (type === undefined) return undefined;
+          if (!clients.has(name)) {
+            const factory = serviceFactories.get(type);
+            if (!factory) return undefined;
+            clients.set(name, factory((method, args) => callAsync(state, "service", [name, method, args]), BSONglobal));
+          }
+          return clients.get(name);
+        },
+      },
+      functions: {
+        execute(name, ...args) {
+          if (typeof name !== "string") throw new TypeError("context.functions.execute: name must be a string");
+          const entry = functions.get(name);
+          if (!entry) {
+            const e = new Error(`function not found: '${name}'`);
+            e.name = "FunctionNotFound";
+            throw e;
+          }
+          if (state.depth >= state.limits.maxCallDepth) throw new RangeError(`context.functions.execute nested deeper than ${state.limits.maxCallDepth}`);
+          if (meta.checkExecute) callSync(state, "functions.canExecute", [name]);
+          state.depth++;
+          let result;
+          try {
+            result = instantiate(entry, state, scope)(...args);
+          } finally {
+            if (!(result && typeof result.then === "function")) state.depth--;
+          }
+          if (result && typeof result.then === "function") {
+            return PromiseCtor.resolve(result).finally(() => {
+              state.depth--;
+            });
+          }
+          return result;
+        },
+      },
+      runningAsSystem: () => meta.runningAsSystem === true,
+    };
+    const timers = new MapCtor();
+    let timerSeq = 0;
+    scope.setTimeout = (fn, ms, ...args) => {
+      if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
+      const id = ++timerSeq;
+      timers.set(id, true);
+      callAsync(state, "timer", [Number(ms) || 0]).then(() => {
+        if (timers.delete(id) && !state.closed) fn(...args);
+      }, () => timers.delete(id));
+      return id;
+    };
+    scope.clearTimeout = (id) => {
+      timers.delete(id);
+    };
+    scope.setImmediate = (fn, ...args) => scope.setTimeout(fn, 0, ...args);
+    scope.utils = utils;
+    scope.context = context;
+    scope.console = makeConsole(state);
+    scope.globalThis = ObjectCreate(globalThis);
+    scope.require = (name) => {
+      if (typeof name !== "string") throw new TypeError("require: module name must be a string");
+      const m = modules[name.startsWith("node:") ? name.slice(5) : name];
+      if (m) return m;
+      const e = new Error(`Cannot find module '${name}': Restitch provides ${Object.keys(modules).sort().join(", ")} (npm packages and other Node built-ins are not available)`);
+      e.code = "MODULE_NOT_FOUND";
+      throw e;
+    };
+    return scope;
+  }
+
+  function finish(state, kind, value) {
+    if (state.closed) return;
+    state.closed = true;
+    for (const p of state.pending.values()) p.reject(new Error("this call has already finished"));
+    state.pending.clear();
+    states.delete(state.id);
+    let out;
+    if (kind === "ok") {
+      try {
+        out = codec.encode(value);
+      } catch (e) {
+        kind = "unserializable";
+        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${String(e && e.message)}` });
+      }
+      if (kind === "ok" && out.length > state.limits.maxResultBytes) {
+        kind = "result-size";
+        out = JSONstringify({ name: "ResultTooLarge", message: `the function's return value is ${out.length} bytes, over the limit of ${state.limits.maxResultBytes}` });
+      }
+    } else {
+      out = JSONstringify(value);
+    }
+    hostDone(state.id, kind, out, JSONstringify({ logs: state.logs, dropped: state.logsDropped }), state.rec ? encodeResponse(state.rec) : "");
+  }
+
+  function run(factoryOrName, callId, argsText, metaText) {
+    const meta = codec.decode(metaText);
+    const state = {
+      id: callId,
+      closed: false,
+      nextReq: 0,
+      pending: new MapCtor(),
+      logs: [],
+      logBytes: 0,
+      logsDropped: 0,
+      depth: 0,
+      limits: meta.limits,
+      rec: undefined,
+    };
+    states.set(callId, state);
+    try {
+      const args = argsText ? codec.decode(argsText) : [];
+      const scope = makeScope(state, meta);
+      if (meta.httpResponse) {
+        const { response, rec } = makeResponse();
+        state.rec = rec;
+        args.push(response);
+      }
+      const entry = typeof factoryOrName === "string" ? functions.get(factoryOrName) : { factory: factoryOrName, file: meta.file };
+      if (!entry) {
+        finish(state, "not-found", { name: "FunctionNotFound", message: `function not found: '${factoryOrName}'` });
+        return;
+      }
+      const fn = instantiate(entry, state, scope);
+      const result = fn(...args);
+      if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
+        PromiseCtor.resolve(result).then(
+          (v) => finish(state, "ok", v),
+          (e) => finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e)),
+        );
+      } else {
+        finish(state, "ok", result);
+      }
+    } catch (e) {
+      finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e));
+    }
+  }
+
+  function settle(callId, reqId, ok, payload) {
+    const state = states.get(callId);
+    if (!state) return; // the call finished; its late answers go nowhere
+    const p = state.pending.get(reqId);
+    if (!p) return;
+    state.pending.delete(reqId);
+    if (ok) p.resolve(codec.decode(payload));
+    else {
+      const e = JSONparse(payload);
+      const err = new Error(e.message);
+      if (e.name) err.name = e.name;
+      if (e.code !== undefined) err.code = e.code;
+      p.reject(err);
+    }
+  }
+
+  function define(name, factory, file) {
+    functions.set(name, { factory, file });
+  }
+
+  // ---- the realm's globals, then hardening -------------------------------------------------------
+  Object.defineProperty(globalThis, "BSON", { value: BSONglobal, enumerable: false });
+  Object.defineProperty(globalThis, "EJSON", { value: EJSONglobal, enumerable: false });
+  for (const k of ["WebAssembly", "SharedArrayBuffer", "__restitch_host", "__restitch_bootstrap"]) {
+    try {
+      delete globalThis[k];
+    } catch {}
+  }
+  // isolated-vm's own helpers must not stay reachable from tenant code.
+  for (const k of Object.getOwnPropertyNames(globalThis)) {
+    if (k.startsWith("__restitch") || k === "_ivm") {
+      try {
+        delete globalThis[k];
+      } catch {}
+    }
+  }
+
+  // "Override mistake": with frozen prototypes, `obj.toString = f` would fail; turn the commonly
+  // overridden data properties into accessors that define an own property instead.
+  function tame(proto, names) {
+    for (const name of names) {
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      if (!d || !("value" in d)) continue;
+      const value = d.value;
+      Object.defineProperty(proto, name, {
+        get() {
+          return value;
+        },
+        set(v) {
+          if (this === proto) throw new TypeError(`Cannot assign to read only property '${String(name)}' of shared prototype`);
+          Object.defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
+        },
+        enumerable: d.enumerable,
+        configurable: false,
+      });
+    }
+  }
+  tame(Object.prototype, ["toString", "valueOf", "constructor", "toLocaleString", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable"]);
+  tame(Error.prototype, ["name", "message", "toString", "constructor"]);
+  tame(Function.prototype, ["toString", "constructor"]);
+  tame(Array.prototype, ["toString", "constructor"]);
+
+  const mutableStatics = new Set(["index"]); // bson's ObjectId counter
+  const seen = new Set();
+  function harden(root) {
+    const stack = [root];
+    while (stack.length) {
+      const o = stack.pop();
+      if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) continue;
+      seen.add(o);
+      for (const key of Reflect.ownKeys(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if (!d) continue;
+        if ("value" in d) stack.push(d.value);
+        else {
+          stack.push(d.get);
+          stack.push(d.set);
+        }
+        if (typeof o === "function" && mutableStatics.has(key) && "value" in d) {
+          Object.defineProperty(o, key, { configurable: false });
+          continue;
+        }
+        if (d.configurable || ("value" in d && d.writable)) {
+          Object.defineProperty(o, key, "value" in d ? { configurable: false, writable: false } : { configurable: false });
+        }
+      }
+      Object.preventExtensions(o);
+      stack.push(Object.getPrototypeOf(o));
+    }
+  }
+  const hiddenIntrinsics = [
+    Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(function* () {}),
+    Object.getPrototypeOf(async function* () {}),
+    Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(new MapCtor().entries()),
+    Object.getPrototypeOf(new Set().entries()),
+    Object.getPrototypeOf(""[Symbol.iterator]()),
+    Object.getPrototypeOf("a".matchAll(/a/g)),
+    Object.getPrototypeOf(Uint8Array),
+    BSON,
+    modules,
+  ];
+  for (const o of hiddenIntrinsics) harden(o);
+  harden(globalThis);
+
+  return { run, settle, define };
+}

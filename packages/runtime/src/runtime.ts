@@ -1,0 +1,187 @@
+/**
+ * The in-process runtime: a pool of warm isolates per app. Two apps never share an isolate; within an
+ * app each isolate runs one call at a time, and every call gets fresh globals (see guest/prelude.ts).
+ */
+import { Sandbox } from "./sandbox.js";
+import { DEFAULT_LIMITS, callError, resolveLimits } from "./limits.js";
+import { assertIsolatedVmVersion } from "./version.js";
+import type { AppDefinition, AppRuntime, CallRequest, CallResult, Limits, Runtime, RuntimeOptions } from "./types.js";
+
+export interface PoolSettings {
+  maxIsolates: number;
+  maxQueue: number;
+  warmIsolates: number;
+  recycleAfterCalls: number;
+}
+
+export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
+  /** Concurrent calls per app (one isolate each). */
+  maxIsolates: 8,
+  /** Calls waiting for an isolate before the app answers "overloaded". */
+  maxQueue: 1_000,
+  /** Isolates created with the app, so its first call does not pay the ~10 ms bootstrap. */
+  warmIsolates: 1,
+  /** Native memory creeps over many calls; an isolate is replaced after this many. */
+  recycleAfterCalls: 50_000,
+});
+
+/** Longest first synchronous slice of a call (ms) before it moves to isolated-vm's threads. */
+const SYNC_SLICE_MS = 20;
+/** An isolate whose heap is fuller than this after a call is replaced before the next one. */
+const HEAP_RECYCLE_RATIO = 0.7;
+
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  assertIsolatedVmVersion();
+  const base = resolveLimits(DEFAULT_LIMITS, options.limits);
+  const pool = { ...DEFAULT_POOL, ...options.pool };
+  const apps = new Set<AppPool>();
+  let closed = false;
+  return {
+    app(definition) {
+      if (closed) throw new Error("runtime is closed");
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, () => apps.delete(app));
+      apps.add(app);
+      return app;
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...apps].map((a) => a.close()));
+    },
+  };
+}
+
+class AppPool implements AppRuntime {
+  private definition: AppDefinition;
+  private generation = 0;
+  private readonly idle: Sandbox[] = [];
+  private readonly all = new Map<Sandbox, number>(); // sandbox -> generation
+  private readonly waiting: ((s: Sandbox | null) => void)[] = [];
+  private callCount = 0;
+  private closed = false;
+
+  constructor(
+    definition: AppDefinition,
+    private readonly limits: Limits,
+    private readonly pool: PoolSettings,
+    private readonly serviceClients: Record<string, string>,
+    private readonly onClose: () => void,
+  ) {
+    if (!definition.id) throw new TypeError("AppDefinition.id is required");
+    this.definition = definition;
+    for (let i = 0; i < Math.min(pool.warmIsolates, pool.maxIsolates); i++) this.idle.push(this.create(limits.memoryMb));
+  }
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  private create(memoryMb: number): Sandbox {
+    const s = new Sandbox({ memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
+    this.all.set(s, this.generation);
+    return s;
+  }
+
+  private acquire(): Sandbox | Promise<Sandbox | null> | null {
+    const s = this.idle.pop();
+    if (s) return s;
+    if (this.all.size < this.pool.maxIsolates) return this.create(this.limits.memoryMb);
+    if (this.waiting.length >= this.pool.maxQueue) return null;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(s: Sandbox): void {
+    const stale = this.all.get(s) !== this.generation;
+    if (s.disposed || stale || this.closed || s.calls_ >= this.pool.recycleAfterCalls || s.heapUsedRatio() > HEAP_RECYCLE_RATIO) {
+      s.dispose();
+      this.all.delete(s);
+      const next = this.waiting.shift();
+      if (next) next(this.closed ? null : this.create(this.limits.memoryMb));
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) next(s);
+    else this.idle.push(s);
+  }
+
+  async call(request: CallRequest): Promise<CallResult> {
+    const started = performance.now();
+    const fail = (kind: Parameters<typeof callError>[0], message: string): CallResult => ({
+      ok: false,
+      error: callError(kind, message),
+      logs: [],
+      logsDropped: 0,
+      cpuTimeMs: 0,
+      wallTimeMs: performance.now() - started,
+      hostCalls: 0,
+    });
+    if (this.closed) return fail("closed", `app ${this.id} is closed`);
+    let limits: Limits;
+    try {
+      limits = resolveLimits(this.limits, request.limits);
+    } catch (e) {
+      return fail("threw", (e as Error).message);
+    }
+    if ((request.functionName === undefined) === (request.source === undefined)) {
+      return fail("not-found", "a call names exactly one of functionName or source");
+    }
+    if (request.functionName !== undefined && !Object.hasOwn(this.definition.functions, request.functionName)) {
+      return fail("not-found", `function not found: '${request.functionName}'`);
+    }
+    this.callCount++;
+    // A call that asks for another heap size than the pool's gets an isolate of its own.
+    const dedicated = limits.memoryMb !== this.limits.memoryMb;
+    let sandbox: Sandbox | null;
+    if (dedicated) sandbox = new Sandbox({ memoryMb: limits.memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
+    else {
+      const got = this.acquire();
+      sandbox = got instanceof Promise ? await got : got;
+    }
+    if (!sandbox) return fail(this.closed ? "closed" : "overloaded", this.closed ? `app ${this.id} is closed` : `app ${this.id} is overloaded: ${this.pool.maxIsolates} calls running and ${this.pool.maxQueue} waiting`);
+    try {
+      let target: Parameters<Sandbox["run"]>[0];
+      let file: string;
+      if (request.source) {
+        file = request.source.file ?? "inline.js";
+        const compiled = sandbox.inline(request.source.source, file);
+        if ("kind" in compiled) return { ...fail(compiled.kind, compiled.message), error: compiled };
+        target = compiled;
+      } else {
+        const name = request.functionName as string;
+        const compileError = sandbox.compileErrors.get(name);
+        if (compileError) return { ...fail(compileError.kind, compileError.message), error: compileError };
+        target = name;
+        file = this.definition.functions[name]?.file ?? `${name}.js`;
+      }
+      return await sandbox.run(target, file, request.args ?? [], request.bridge ?? {}, limits, request.httpResponse === true);
+    } finally {
+      if (dedicated) sandbox.dispose();
+      else this.release(sandbox);
+    }
+  }
+
+  update(definition: AppDefinition): void {
+    if (definition.id !== this.definition.id) throw new TypeError("update() cannot change the app id");
+    this.definition = definition;
+    this.generation++;
+    for (const s of this.idle.splice(0)) {
+      s.dispose();
+      this.all.delete(s);
+    }
+    if (this.pool.warmIsolates > 0) this.idle.push(this.create(this.limits.memoryMb));
+  }
+
+  stats() {
+    return { isolates: this.all.size, busy: this.all.size - this.idle.length, queued: this.waiting.length, calls: this.callCount };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w(null);
+    for (const s of this.idle.splice(0)) {
+      s.dispose();
+      this.all.delete(s);
+    }
+    this.onClose();
+  }
+}

@@ -1,0 +1,420 @@
+/**
+ * One isolate: bootstrapped once with the App Services globals and the app's functions, then used for
+ * one call at a time. A call starts with a short synchronous slice on the calling thread (the common
+ * handler finishes there, at the cost of a few microseconds); if it still waits for host work after
+ * that slice, its continuations run asynchronously on isolated-vm's threads so a slow tenant never
+ * holds the event loop. A first slice that overruns is abandoned and the call re-run asynchronously:
+ * that is safe because host work a slice requests is only started after the slice returns.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import ivm from "isolated-vm";
+import * as BSON from "bson";
+import { makeCodec } from "./codec.js";
+import { guestPrelude } from "./guest/prelude.js";
+import { guestPolyfills } from "./guest/polyfills.js";
+import { guestModules } from "./guest/modules.js";
+import { CRYPTO_OPS } from "./host-crypto.js";
+import { callError } from "./limits.js";
+import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
+
+const codec = makeCodec(BSON);
+const require = createRequire(import.meta.url);
+const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${readFileSync(require.resolve("bson").replace(/bson\.cjs$/, "bson.bundle.js"), "utf8")}\nreturn BSON;\n})();`;
+
+/** Wraps a function file so that `exports`, `module`, `context`, … are per-call parameters. */
+const WRAPPER_HEAD = "(function (exports, module, require, context, utils, console, globalThis, global, setTimeout, clearTimeout, setImmediate) {";
+function wrap(source: string): string {
+  return `${WRAPPER_HEAD}\n${source}\n;return [exports, module.exports];\n})`;
+}
+
+/** V8 code cache shared by every isolate of the process, keyed by a hash of the wrapped code. */
+const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
+
+function compile(isolate: ivm.Isolate, code: string, filename: string, lineOffset = 0): ivm.Script {
+  const key = createHash("sha256").update(filename).update("\0").update(code).digest("base64");
+  const cachedData = codeCache.get(key);
+  const script = isolate.compileScriptSync(code, { filename, lineOffset, ...(cachedData ? { cachedData } : { produceCachedData: true }) }) as ivm.Script & {
+    cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  };
+  if (!cachedData && script.cachedData) codeCache.set(key, script.cachedData);
+  return script;
+}
+
+export interface SandboxOptions {
+  memoryMb: number;
+  serviceClients: Record<string, string>;
+  functions: Record<string, FunctionSource>;
+  /** Longest first synchronous slice before the call moves to the asynchronous path (ms). */
+  syncSliceMs: number;
+}
+
+interface ActiveCall {
+  id: number;
+  limits: Limits;
+  bridge: HostBridge;
+  mode: "sync" | "async";
+  queued: [number, string, string][]; // async host ops asked for during a synchronous slice
+  pending: number;
+  hostCalls: number;
+  timers: Set<NodeJS.Timeout>;
+  failure?: CallError;
+  outcome?: { kind: string; value: string; logs: string; response: string };
+  cpuStart: bigint;
+  wallStart: number;
+  finish: (r: CallResult) => void;
+  finished: boolean;
+}
+
+export class Sandbox {
+  readonly isolate: ivm.Isolate;
+  private readonly context: ivm.Context;
+  private readonly runRef: ivm.Reference<(...a: unknown[]) => void>;
+  private readonly settleRef: ivm.Reference<(...a: unknown[]) => void>;
+  private readonly calls = new Map<number, ActiveCall>();
+  /** Functions whose source did not compile, with the error a call to them gets. */
+  readonly compileErrors = new Map<string, CallError>();
+  private seq = 0;
+  calls_ = 0;
+  disposed = false;
+
+  constructor(private readonly options: SandboxOptions) {
+    this.isolate = new ivm.Isolate({ memoryLimit: options.memoryMb });
+    this.context = this.isolate.createContextSync();
+    const g = this.context.global;
+    g.setSync("__restitch_host_sync", new ivm.Callback((id: number, op: string, payload: string) => this.onSync(id, op, payload)));
+    g.setSync("__restitch_host_start", new ivm.Callback((id: number, req: number, op: string, payload: string) => this.onStart(id, req, op, payload), { ignored: true }));
+    g.setSync("__restitch_host_done", new ivm.Callback((id: number, kind: string, value: string, logs: string, response: string) => this.onDone(id, kind, value, logs, response)));
+    compile(this.isolate, `(${guestPolyfills.toString()})(__restitch_host_sync)`, "restitch-internal:polyfills").runSync(this.context);
+    compile(this.isolate, BSON_BUNDLE, "restitch-internal:bson").runSync(this.context);
+    const prelude = `(${guestPrelude.toString()})({ sync: __restitch_host_sync, start: __restitch_host_start, done: __restitch_host_done }, __restitch_bson, ${makeCodec.toString()}, ${JSON.stringify(options.serviceClients)}, ${JSON.stringify(`(${guestModules.toString()})`)})`;
+    const entries = compile(this.isolate, prelude, "restitch-internal:prelude").runSync(this.context, { reference: true }) as ivm.Reference<Record<string, unknown>>;
+    this.runRef = entries.getSync("run", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    this.settleRef = entries.getSync("settle", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    const defineRef = entries.getSync("define", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    for (const [name, fn] of Object.entries(options.functions)) {
+      const file = fn.file ?? `${name}.js`;
+      const factory = this.compileFunction(fn.source, file);
+      if ("kind" in factory) this.compileErrors.set(name, factory);
+      else defineRef.applySync(undefined, [name, factory.derefInto(), file]);
+    }
+  }
+
+  private readonly inlineCache = new Map<string, ivm.Reference<unknown> | CallError>();
+
+  /** An inline source (e.g. run_as_user_id_script_source), compiled once per isolate. */
+  inline(source: string, file: string): ivm.Reference<unknown> | CallError {
+    const key = `${file}\0${source}`;
+    let f = this.inlineCache.get(key);
+    if (!f) {
+      f = this.compileFunction(source, file);
+      if (this.inlineCache.size > 256) this.inlineCache.clear();
+      this.inlineCache.set(key, f);
+    }
+    return f;
+  }
+
+  /** Compile a function file into its factory, or the error a call to it reports. */
+  compileFunction(source: string, file: string): ivm.Reference<unknown> | CallError {
+    try {
+      return compile(this.isolate, wrap(source), file, -1).runSync(this.context, { reference: true }) as ivm.Reference<unknown>;
+    } catch (e) {
+      const err = e as Error;
+      if (err.name === "SyntaxError") return callError("syntax", err.message, { name: "SyntaxError", stack: `SyntaxError: ${err.message}` });
+      throw e;
+    }
+  }
+
+  get busy(): boolean {
+    return this.calls.size > 0;
+  }
+
+  heapUsedRatio(): number {
+    const s = this.isolate.getHeapStatisticsSync();
+    return s.used_heap_size / (this.options.memoryMb * 1024 * 1024);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const call of this.calls.values()) this.fail(call, callError("crashed", "the isolate was disposed while the call was running"));
+    try {
+      this.isolate.dispose();
+    } catch {
+      // already disposed by isolated-vm (memory limit)
+    }
+  }
+
+  /** Run one call. `target` is a function name defined in this isolate, or a compiled inline source. */
+  run(target: string | ivm.Reference<unknown>, file: string, args: unknown[], bridge: HostBridge, limits: Limits, httpResponse: boolean): Promise<CallResult> {
+    this.calls_++;
+    const id = ++this.seq;
+    const argsText = codec.encode(args);
+    const meta = codec.encode({
+      limits: { maxLogBytes: limits.maxLogBytes, maxResultBytes: limits.maxResultBytes, maxCallDepth: limits.maxCallDepth },
+      httpResponse,
+      file,
+      checkExecute: bridge.canExecute !== undefined,
+      runningAsSystem: bridge.runningAsSystem === true,
+      app: bridge.app,
+      user: bridge.user,
+      request: bridge.request,
+      environment: bridge.environment,
+      services: bridge.services ? Object.fromEntries(Object.entries(bridge.services).map(([n, s]) => [n, s.type])) : undefined,
+    });
+    return new Promise<CallResult>((resolve) => {
+      const call: ActiveCall = {
+        id,
+        limits,
+        bridge,
+        mode: "sync",
+        queued: [],
+        pending: 0,
+        hostCalls: 0,
+        timers: new Set(),
+        cpuStart: this.isolate.cpuTime,
+        wallStart: performance.now(),
+        finish: resolve,
+        finished: false,
+      };
+      this.calls.set(id, call);
+      call.timers.add(
+        setTimeout(() => {
+          this.fail(call, callError("timeout", `execution time limit exceeded (${limits.wallTimeMs} ms)`));
+          this.dispose();
+        }, limits.wallTimeMs),
+      );
+      const runArgs = () => [typeof target === "string" ? target : target.derefInto(), id, argsText, meta];
+      // Slice one, synchronous.
+      let overran = false;
+      try {
+        this.runRef.applySync(undefined, runArgs(), { timeout: Math.max(1, Math.min(this.options.syncSliceMs, limits.cpuTimeMs)) });
+      } catch (e) {
+        if (this.isTimeout(e)) overran = true;
+        else return this.sliceFailed(call, e);
+      }
+      if (overran && !call.finished) {
+        // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
+        call.queued = [];
+        call.hostCalls = 0;
+        call.failure = undefined;
+        call.outcome = undefined;
+        call.mode = "async";
+        this.runRef
+          .apply(undefined, runArgs(), { timeout: this.cpuLeft(call) })
+          .then(() => this.afterSlice(call), (err) => this.sliceFailed(call, err));
+        return;
+      }
+      call.mode = "async";
+      this.afterSlice(call);
+    });
+  }
+
+  private cpuLeft(call: ActiveCall): number {
+    const used = Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
+    return Math.max(1, Math.ceil(call.limits.cpuTimeMs - used));
+  }
+
+  private isTimeout(e: unknown): boolean {
+    return e instanceof Error && /timed out/i.test(e.message);
+  }
+
+  private sliceFailed(call: ActiveCall, e: unknown): void {
+    if (call.finished) return;
+    const message = e instanceof Error ? e.message : String(e);
+    if (this.isTimeout(e)) this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
+    else if (/memory limit/i.test(message) || this.isolate.isDisposed) this.fail(call, callError("memory", `memory limit exceeded (${this.options.memoryMb} MB)`));
+    else this.fail(call, callError("crashed", `the isolate failed: ${message}`));
+    this.dispose();
+  }
+
+  /** After each slice: finish, fail, or start the host work the slice asked for. */
+  private afterSlice(call: ActiveCall): void {
+    if (call.finished) return;
+    const usedMs = Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
+    if (call.failure) {
+      this.fail(call, call.failure);
+      this.dispose(); // tenant code may still hold a runaway loop or a swallowed error
+      return;
+    }
+    if (usedMs > call.limits.cpuTimeMs) {
+      this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
+      this.dispose();
+      return;
+    }
+    if (call.outcome) return this.complete(call, call.outcome);
+    const queued = call.queued;
+    call.queued = [];
+    for (const [req, op, payload] of queued) this.startOp(call, req, op, payload);
+  }
+
+  private complete(call: ActiveCall, o: NonNullable<ActiveCall["outcome"]>): void {
+    const kind = o.kind as CallErrorKind | "ok";
+    const { logs, dropped } = JSON.parse(o.logs) as { logs: string[]; dropped: number };
+    const result = this.baseResult(call, logs, dropped);
+    if (o.response) result.response = decodeResponse(o.response);
+    if (kind === "ok") {
+      result.ok = true;
+      result.value = codec.decode(o.value);
+    } else {
+      const info = JSON.parse(o.value) as { name: string; message: string; stack?: string };
+      result.error = callError(kind, info.message, info);
+    }
+    this.end(call, result);
+  }
+
+  private baseResult(call: ActiveCall, logs: string[] = [], dropped = 0): CallResult {
+    return {
+      ok: false,
+      logs,
+      logsDropped: dropped,
+      cpuTimeMs: this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - call.cpuStart) / 1e6,
+      wallTimeMs: performance.now() - call.wallStart,
+      hostCalls: call.hostCalls,
+    };
+  }
+
+  private fail(call: ActiveCall, error: CallError): void {
+    if (call.finished) return;
+    const result = this.baseResult(call);
+    result.error = error;
+    this.end(call, result);
+  }
+
+  private end(call: ActiveCall, result: CallResult): void {
+    call.finished = true;
+    for (const t of call.timers) clearTimeout(t);
+    this.calls.delete(call.id);
+    call.finish(result);
+  }
+
+  // ---- host callbacks (reached by guest code: validate everything) --------------------------------
+
+  private countHostCall(call: ActiveCall): void {
+    call.hostCalls++;
+    if (call.hostCalls > call.limits.maxHostCalls) {
+      call.failure ??= callError("host-calls", `too many host calls (limit ${call.limits.maxHostCalls})`);
+      throw new Error("host call limit exceeded");
+    }
+  }
+
+  private onSync(id: number, op: string, payload: string): string {
+    if (id === 0 && op === "random.hex") {
+      const n = Number(payload);
+      if (!Number.isInteger(n) || n < 0 || n > 65_536) return `0${JSON.stringify({ name: "RangeError", message: "bad byte count" })}`;
+      return `1${JSON.stringify(randomBytes(n).toString("hex"))}`;
+    }
+    const call = this.calls.get(id);
+    if (!call || call.finished) return `0${JSON.stringify({ name: "Error", message: "this call has already finished" })}`;
+    try {
+      this.countHostCall(call);
+      const args = codec.decode(payload);
+      if (!Array.isArray(args)) throw new TypeError("bad host call");
+      return `1${codec.encode(this.syncOp(call, op, args))}`;
+    } catch (e) {
+      return `0${JSON.stringify(safeError(e))}`;
+    }
+  }
+
+  private syncOp(call: ActiveCall, op: string, args: unknown[]): unknown {
+    const crypto = CRYPTO_OPS[op];
+    if (crypto) return crypto(...args);
+    if (op === "values.get") {
+      if (typeof args[0] !== "string") throw new TypeError("context.values.get: name must be a string");
+      return call.bridge.values?.(args[0]);
+    }
+    if (op === "functions.canExecute") {
+      call.bridge.canExecute?.(String(args[0]));
+      return null;
+    }
+    throw new TypeError(`unknown host operation ${JSON.stringify(op)}`);
+  }
+
+  private onStart(id: number, req: number, op: string, payload: string): void {
+    const call = this.calls.get(id);
+    if (!call || call.finished) return;
+    try {
+      this.countHostCall(call);
+    } catch {
+      return;
+    }
+    call.pending++;
+    if (call.pending > call.limits.maxPendingHostCalls) {
+      call.failure ??= callError("host-calls", `exceeded max async work queue size of ${call.limits.maxPendingHostCalls}`);
+      return;
+    }
+    if (call.mode === "sync") call.queued.push([req, op, payload]);
+    else this.startOp(call, req, op, payload);
+  }
+
+  private startOp(call: ActiveCall, req: number, op: string, payload: string): void {
+    let work: Promise<unknown>;
+    try {
+      const args = codec.decode(payload);
+      if (!Array.isArray(args)) throw new TypeError("bad host call");
+      work = this.asyncOp(call, op, args);
+    } catch (e) {
+      work = Promise.reject(e);
+    }
+    work.then(
+      (v) => this.settle(call, req, true, codec.encode(v)),
+      (e) => this.settle(call, req, false, JSON.stringify(safeError(e))),
+    );
+  }
+
+  private asyncOp(call: ActiveCall, op: string, args: unknown[]): Promise<unknown> {
+    if (op === "service") {
+      const [name, method, params] = args;
+      const service = typeof name === "string" ? call.bridge.services?.[name] : undefined;
+      if (!service) throw new TypeError(`no service named ${JSON.stringify(name)}`);
+      if (typeof method !== "string" || !Array.isArray(params)) throw new TypeError("bad service call");
+      return service.invoke(method, params);
+    }
+    if (op === "timer") {
+      const wallLeft = call.limits.wallTimeMs - (performance.now() - call.wallStart);
+      const ms = Math.max(0, Math.min(Number(args[0]) || 0, wallLeft));
+      return new Promise((resolve) => {
+        const t = setTimeout(() => {
+          call.timers.delete(t);
+          resolve(null);
+        }, ms);
+        call.timers.add(t);
+      });
+    }
+    throw new TypeError(`unknown host operation ${JSON.stringify(op)}`);
+  }
+
+  private settle(call: ActiveCall, req: number, ok: boolean, payload: string): void {
+    call.pending--;
+    if (call.finished || this.disposed) return;
+    this.settleRef
+      .apply(undefined, [call.id, req, ok, payload], { timeout: this.cpuLeft(call) })
+      .then(() => this.afterSlice(call), (err) => this.sliceFailed(call, err));
+  }
+
+  private onDone(id: number, kind: string, value: string, logs: string, response: string): void {
+    const call = this.calls.get(id);
+    if (!call || call.finished || call.outcome) return;
+    call.outcome = { kind, value, logs, response };
+  }
+}
+
+function decodeResponse(text: string): RecordedResponse {
+  const r = JSON.parse(text) as { statusCode: number | null; headers: Record<string, string[]>; body: { text: string } | { base64: string } | null };
+  const out: RecordedResponse = { headers: r.headers };
+  if (r.statusCode !== null) out.statusCode = r.statusCode;
+  if (r.body) out.body = "text" in r.body ? Buffer.from(r.body.text, "utf8") : Buffer.from(r.body.base64, "base64");
+  return out;
+}
+
+/** What a host error may tell tenant code: its name, message and code, never a host stack. */
+function safeError(e: unknown): { name: string; message: string; code?: unknown } {
+  if (e instanceof Error) {
+    const out: { name: string; message: string; code?: unknown } = { name: e.name, message: e.message };
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" || typeof code === "number") out.code = code;
+    return out;
+  }
+  return { name: "Error", message: String(e) };
+}
