@@ -28,15 +28,8 @@ export async function loadAuthProviders(ctx: LoadContext): Promise<Record<string
   }
   for (const e of await ctx.list("auth_providers")) {
     if (e.dir || !e.name.endsWith(".json")) continue;
-    const legacyFile = `auth_providers/${e.name}`;
-    const lj = await ctx.readJson(legacyFile);
-    if (lj.kind !== "ok") continue;
-    if (!isObj(lj.value)) {
-      ctx.report.problem(legacyFile, undefined, `expected a provider object, got ${typeName(lj.value)}`);
-      continue;
-    }
-    const f = new Fields(ctx.report, legacyFile, lj.value);
-    add(readProvider(ctx, f, e.name.slice(0, -".json".length)), f);
+    const f = await ctx.readFields(`auth_providers/${e.name}`);
+    if (f) add(readProvider(ctx, f, e.name.slice(0, -".json".length)), f);
   }
   return providers;
 }
@@ -91,17 +84,8 @@ export async function loadCustomUserData(
   dataSources: DataSourceDef[],
   functions: Map<string, FunctionDef>,
 ): Promise<CustomUserDataConfig | undefined> {
-  let f = legacy;
-  if (!f) {
-    const file = "auth/custom_user_data.json";
-    const json = await ctx.readJson(file);
-    if (json.kind !== "ok") return undefined;
-    if (!isObj(json.value)) {
-      ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-      return undefined;
-    }
-    f = new Fields(ctx.report, file, json.value);
-  }
+  const f = legacy ?? (await ctx.readFields("auth/custom_user_data.json"));
+  if (!f) return undefined;
   const enabled = f.bool("enabled") ?? false;
   const read = (key: string) => (enabled ? f.requiredString(key) : f.string(key)) ?? "";
   const cud: CustomUserDataConfig = {

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { Fields, typeName } from "./fields.js";
 import { JsonSyntaxError, parseJson } from "./json.js";
 import type { Report } from "./problems.js";
 
@@ -63,6 +64,21 @@ export class LoadContext {
       this.report.problem(rel, undefined, `invalid JSON at line ${e.line}:${e.column}: ${e.reason}`);
       return { kind: "invalid" };
     }
+  }
+
+  /**
+   * A config file that must hold one JSON object, as checked Fields; undefined when it is missing
+   * (a problem if `missing` says why it is needed), unparsable or not an object.
+   */
+  async readFields(rel: string, opts: { missing?: string } = {}): Promise<Fields | undefined> {
+    const json = await this.readJson(rel);
+    if (json.kind === "missing" && opts.missing) this.report.problem(rel, undefined, opts.missing);
+    if (json.kind !== "ok") return undefined;
+    if (typeof json.value !== "object" || json.value === null || Array.isArray(json.value)) {
+      this.report.problem(rel, undefined, `expected a JSON object, got ${typeName(json.value)}`);
+      return undefined;
+    }
+    return new Fields(this.report, rel, json.value as Record<string, unknown>);
   }
 
   /** Records a problem when a referenced secret is missing. Never looks at or reports the value. */

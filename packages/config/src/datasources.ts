@@ -1,5 +1,4 @@
 import type { LoadContext } from "./context.js";
-import { Fields, isObj, typeName } from "./fields.js";
 import { readCollectionRules, readRolesAndFilters } from "./rules.js";
 import { readServiceDir, type ServiceDir } from "./services.js";
 import type { CollectionRules, DataSourceDef } from "./types.js";
@@ -71,13 +70,8 @@ async function legacyRules(ctx: LoadContext, dir: string): Promise<Map<string, C
 }
 
 async function readDefaultRule(ctx: LoadContext, file: string): Promise<DataSourceDef["defaultRule"]> {
-  const json = await ctx.readJson(file);
-  if (json.kind !== "ok") return undefined;
-  if (!isObj(json.value)) {
-    ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-    return undefined;
-  }
-  const f = new Fields(ctx.report, file, json.value).accept("id");
+  const f = (await ctx.readFields(file))?.accept("id");
+  if (!f) return undefined;
   const rule = readRolesAndFilters(ctx.report, file, f);
   f.finish();
   return rule;

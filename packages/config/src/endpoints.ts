@@ -102,13 +102,8 @@ function resolveRunAs(own: RunAs, fromFunction: RunAs): RunAs {
 export async function loadDataApi(ctx: LoadContext): Promise<DataApiConfig | undefined> {
   const file = await endpointFile(ctx, "data_api_config.json");
   if (!file) return undefined;
-  const json = await ctx.readJson(file);
-  if (json.kind !== "ok") return undefined;
-  if (!isObj(json.value)) {
-    ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-    return undefined;
-  }
-  const f = new Fields(ctx.report, file, json.value).accept("log_function_arguments", "id");
+  const f = (await ctx.readFields(file))?.accept("log_function_arguments", "id");
+  if (!f) return undefined;
   const versions = f.stringArray("versions") ?? ["v1"];
   for (const v of versions) if (v !== "v1" && v !== "beta") f.warn("versions", `unknown Data API version ${JSON.stringify(v)} (Restitch serves v1)`);
   const def: DataApiConfig = {

@@ -95,13 +95,8 @@ async function readFunctionsConfig(ctx: LoadContext): Promise<Map<string, Functi
 }
 
 async function readSettingsFile(ctx: LoadContext, file: string): Promise<{ settings: FunctionSettings } | undefined> {
-  const json = await ctx.readJson(file);
-  if (json.kind !== "ok") return undefined;
-  if (!isObj(json.value)) {
-    ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-    return undefined;
-  }
-  const f = new Fields(ctx.report, file, json.value).accept("name");
+  const f = await ctx.readFields(file);
+  if (!f) return undefined;
   f.string("name");
   return { settings: readSettings(f, file, "name") };
 }

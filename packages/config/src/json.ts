@@ -82,59 +82,43 @@ function locateJsonError(text: string): { pos: number; reason: string } {
     if (!m || m[0] === "" || m[0] === "-") fail("bad number");
     i += m![0].length;
   };
+  /** An object or array body after its opening bracket: items separated by commas up to `close`. */
+  const container = (close: "}" | "]", item: () => void) => {
+    i++;
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      ws();
+      if (text[i] === close) fail(`trailing comma before '${close}'`);
+      item();
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      fail(i >= text.length ? `unexpected end of input, expected ',' or '${close}'` : `expected ',' or '${close}'`);
+    }
+  };
+  const member = () => {
+    if (text[i] !== '"') fail("expected a property name in double quotes");
+    string();
+    ws();
+    if (text[i] !== ":") fail("expected ':' after property name");
+    i++;
+    value();
+  };
   const value = (): void => {
     ws();
     const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail(text[i] === "}" ? "trailing comma before '}'" : "expected a property name in double quotes");
-        string();
-        ws();
-        if (text[i] !== ":") fail("expected ':' after property name");
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return;
-        }
-        fail(i >= text.length ? "unexpected end of input, expected ',' or '}'" : "expected ',' or '}'");
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] === "]") fail("trailing comma before ']'");
-        value();
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return;
-        }
-        fail(i >= text.length ? "unexpected end of input, expected ',' or ']'" : "expected ',' or ']'");
-      }
-    }
+    if (c === "{") return container("}", member);
+    if (c === "[") return container("]", value);
     if (c === '"') return string();
     if (c === "t") return literal("true");
     if (c === "f") return literal("false");

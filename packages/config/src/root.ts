@@ -29,13 +29,8 @@ export async function loadRoot(ctx: LoadContext): Promise<RootInfo | undefined> 
     ctx.report.problem(".", undefined, `not an App Services app: none of ${ROOT_FILES.join(", ")} found`);
     return undefined;
   }
-  const json = await ctx.readJson(file);
-  if (json.kind !== "ok") return undefined;
-  if (!isObj(json.value)) {
-    ctx.report.problem(file, undefined, "expected a JSON object");
-    return undefined;
-  }
-  const f = new Fields(ctx.report, file, json.value).accept(...COMMON_KEYS);
+  const f = (await ctx.readFields(file))?.accept(...COMMON_KEYS);
+  if (!f) return undefined;
   const legacy = file === "config.json";
   if (legacy) f.accept("app_id", "name", "custom_user_data_config", "auth_providers", "functions", "values", "services", "custom_resolvers");
   const appIdRaw = f.string("app_id");

@@ -1,5 +1,4 @@
 import type { LoadContext } from "./context.js";
-import { Fields, isObj, typeName } from "./fields.js";
 
 export interface ServiceDir {
   /** Directory relative to the app dir. */
@@ -20,17 +19,8 @@ export const MONGODB_TYPES = new Set(["mongodb-atlas", "mongodb", "datalake", "m
 export async function readServiceDir(ctx: LoadContext, dir: string, legacy: boolean): Promise<ServiceDir | undefined> {
   const file = `${dir}/config.json`;
   const base = dir.slice(dir.lastIndexOf("/") + 1);
-  const json = await ctx.readJson(file);
-  if (json.kind === "invalid") return undefined;
-  if (json.kind === "missing") {
-    ctx.report.problem(file, undefined, "missing service configuration file");
-    return undefined;
-  }
-  if (!isObj(json.value)) {
-    ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-    return undefined;
-  }
-  const f = new Fields(ctx.report, file, json.value).accept("id", "version", "secret_config");
+  const f = (await ctx.readFields(file, { missing: "missing service configuration file" }))?.accept("id", "version", "secret_config");
+  if (!f) return undefined;
   const name = f.string("name") ?? base;
   if (name !== base) f.warn("name", `service name "${name}" differs from its directory "${base}"; "${name}" is used`);
   const type = f.requiredString("type");

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { LoadContext } from "./context.js";
-import { Fields, isObj, typeName } from "./fields.js";
+import { isObj, typeName } from "./fields.js";
 import type { ValueDef } from "./types.js";
 
 /**
@@ -36,13 +36,8 @@ export async function loadValues(ctx: LoadContext): Promise<Map<string, ValueDef
   for (const entry of await ctx.list("values")) {
     if (entry.dir || !entry.name.endsWith(".json")) continue;
     const file = `values/${entry.name}`;
-    const json = await ctx.readJson(file);
-    if (json.kind !== "ok") continue;
-    if (!isObj(json.value)) {
-      ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-      continue;
-    }
-    const f = new Fields(ctx.report, file, json.value).accept("id");
+    const f = (await ctx.readFields(file))?.accept("id");
+    if (!f) continue;
     const name = f.string("name") ?? entry.name.slice(0, -".json".length);
     const fromSecret = f.bool("from_secret") ?? false;
     let value = f.raw("value");
@@ -78,14 +73,8 @@ export async function loadEnvironmentValues(ctx: LoadContext, tag: string): Prom
   let result: Record<string, unknown> = {};
   for (const entry of await ctx.list("environments")) {
     if (entry.dir || !entry.name.endsWith(".json")) continue;
-    const file = `environments/${entry.name}`;
-    const json = await ctx.readJson(file);
-    if (json.kind !== "ok") continue;
-    if (!isObj(json.value)) {
-      ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-      continue;
-    }
-    const f = new Fields(ctx.report, file, json.value);
+    const f = await ctx.readFields(`environments/${entry.name}`);
+    if (!f) continue;
     const values = f.object("values") ?? {};
     f.finish();
     if (entry.name === active) result = values;

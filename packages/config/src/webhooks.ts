@@ -1,5 +1,5 @@
 import type { LoadContext } from "./context.js";
-import { defined, Fields, isObj, readRunAs, typeName, VALIDATION_METHODS } from "./fields.js";
+import { defined, type Fields, readRunAs, VALIDATION_METHODS } from "./fields.js";
 import { readServiceDir, type ServiceDir } from "./services.js";
 import type { HttpServiceDef, ServiceRule, WebhookDef, WebhookHttpMethod } from "./types.js";
 
@@ -42,14 +42,8 @@ async function loadServiceRules(ctx: LoadContext, dir: string): Promise<ServiceR
   const rules: ServiceRule[] = [];
   for (const e of await ctx.list(`${dir}/rules`)) {
     if (e.dir || !e.name.endsWith(".json")) continue;
-    const file = `${dir}/rules/${e.name}`;
-    const json = await ctx.readJson(file);
-    if (json.kind !== "ok") continue;
-    if (!isObj(json.value)) {
-      ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-      continue;
-    }
-    const f = new Fields(ctx.report, file, json.value).accept("id");
+    const f = (await ctx.readFields(`${dir}/rules/${e.name}`))?.accept("id");
+    if (!f) continue;
     const name = f.string("name") ?? e.name.slice(0, -".json".length);
     if (!RULE_NAME.test(name)) f.warn("name", "rule names are at most 64 ASCII letters, digits, '_' or '-'");
     const actions = f.stringArray("actions") ?? [];
@@ -70,21 +64,12 @@ async function loadWebhooks(ctx: LoadContext, svc: ServiceDir): Promise<WebhookD
   for (const e of await ctx.list(`${svc.dir}/incoming_webhooks`)) {
     if (!e.dir) continue;
     const dir = `${svc.dir}/incoming_webhooks/${e.name}`;
-    const file = `${dir}/config.json`;
-    const json = await ctx.readJson(file);
-    if (json.kind === "invalid") continue;
-    if (json.kind === "missing") {
-      ctx.report.problem(file, undefined, "missing webhook configuration file");
-      continue;
-    }
-    if (!isObj(json.value)) {
-      ctx.report.problem(file, undefined, `expected a JSON object, got ${typeName(json.value)}`);
-      continue;
-    }
+    const f = await ctx.readFields(`${dir}/config.json`, { missing: "missing webhook configuration file" });
+    if (!f) continue;
     const sourceFile = `${dir}/source.js`;
     const source = await ctx.readText(sourceFile);
     if (source === undefined) ctx.report.problem(sourceFile, undefined, `webhook "${e.name}" has no source.js`);
-    const hook = readWebhook(new Fields(ctx.report, file, json.value), svc.name, e.name);
+    const hook = readWebhook(f, svc.name, e.name);
     if (source === undefined) continue;
     hooks.push({ ...hook, source, file: sourceFile });
   }
