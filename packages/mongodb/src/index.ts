@@ -2,3 +2,5 @@ export * from "./types.js";
 export { DataServiceError, isDataServiceError, type DataServiceErrorCode } from "./errors.js";
 export { createEmbeddedDataService, type EmbeddedOptions } from "./embedded/index.js";
 export { createDriverDataService, type DriverOptions } from "./driver.js";
+export { createServiceBinding, MONGODB_SERVICE_TYPE } from "./binding.js";
+export { mongodbGuestClient } from "./guest-client.js";
