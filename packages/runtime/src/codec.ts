@@ -77,6 +77,10 @@ export function makeCodec(BSON: any): Codec {
     const original = this[key];
     if (original === undefined) return key === "" ? { [UNDEF_TAG]: 1 } : value;
     if (original === null || (typeof original !== "object" && typeof original !== "number" && typeof original !== "bigint")) return value;
+    // Plain objects and arrays go through as JSON has them (after their own toJSON, if any).
+    if (typeof original === "object" && !(original instanceof Date) && !(original instanceof RegExp) && !(original instanceof Uint8Array) && (original as { _bsontype?: unknown })._bsontype === undefined) {
+      return value;
+    }
     return tagged(original);
   }
 

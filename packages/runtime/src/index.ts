@@ -2,4 +2,4 @@ export * from "./types.js";
 export { createRuntime, DEFAULT_POOL } from "./runtime.js";
 export { DEFAULT_LIMITS, resolveLimits } from "./limits.js";
 export { makeCodec } from "./codec.js";
-export { assertIsolatedVmVersion, MIN_ISOLATED_VM } from "./version.js";
+export { assertIsolatedVmVersion, compareVersions, MIN_ISOLATED_VM } from "./version.js";

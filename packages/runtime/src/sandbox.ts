@@ -59,6 +59,8 @@ interface ActiveCall {
   pending: number;
   hostCalls: number;
   timers: Set<NodeJS.Timeout>;
+  /** Unhandled rejections isolated-vm reported during this call's slices. */
+  rejections: string[];
   failure?: CallError;
   outcome?: { kind: string; value: string; logs: string; response: string };
   cpuStart: bigint;
@@ -173,6 +175,7 @@ export class Sandbox {
         pending: 0,
         hostCalls: 0,
         timers: new Set(),
+        rejections: [],
         cpuStart: this.isolate.cpuTime,
         wallStart: performance.now(),
         finish: resolve,
@@ -192,6 +195,7 @@ export class Sandbox {
         this.runRef.applySync(undefined, runArgs(), { timeout: Math.max(1, Math.min(this.options.syncSliceMs, limits.cpuTimeMs)) });
       } catch (e) {
         if (this.isTimeout(e)) overran = true;
+        else if (this.isTenantRejection(e)) this.noteRejection(call, e);
         else return this.sliceFailed(call, e);
       }
       if (overran && !call.finished) {
@@ -203,7 +207,7 @@ export class Sandbox {
         call.mode = "async";
         this.runRef
           .apply(undefined, runArgs(), { timeout: this.cpuLeft(call) })
-          .then(() => this.afterSlice(call), (err) => this.sliceFailed(call, err));
+          .then(() => this.afterSlice(call), (err) => this.afterFailedSlice(call, err));
         return;
       }
       call.mode = "async";
@@ -218,6 +222,25 @@ export class Sandbox {
 
   private isTimeout(e: unknown): boolean {
     return e instanceof Error && /timed out/i.test(e.message);
+  }
+
+  /**
+   * isolated-vm rethrows a promise rejection that tenant code left unhandled from the slice that
+   * caused it. That is the tenant's bug, not a broken isolate: note it in the call's logs and go on.
+   */
+  private isTenantRejection(e: unknown): boolean {
+    return !this.isolate.isDisposed && !this.isTimeout(e) && !(e instanceof Error && /memory limit|disposed/i.test(e.message));
+  }
+
+  private noteRejection(call: ActiveCall, e: unknown): void {
+    call.rejections.push(`Unhandled promise rejection: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  private afterFailedSlice(call: ActiveCall, e: unknown): void {
+    if (this.isTenantRejection(e)) {
+      this.noteRejection(call, e);
+      this.afterSlice(call);
+    } else this.sliceFailed(call, e);
   }
 
   private sliceFailed(call: ActiveCall, e: unknown): void {
@@ -252,7 +275,7 @@ export class Sandbox {
   private complete(call: ActiveCall, o: NonNullable<ActiveCall["outcome"]>): void {
     const kind = o.kind as CallErrorKind | "ok";
     const { logs, dropped } = JSON.parse(o.logs) as { logs: string[]; dropped: number };
-    const result = this.baseResult(call, logs, dropped);
+    const result = this.baseResult(call, call.rejections.length ? [...logs, ...call.rejections] : logs, dropped);
     if (o.response) result.response = decodeResponse(o.response);
     if (kind === "ok") {
       result.ok = true;
@@ -390,7 +413,7 @@ export class Sandbox {
     if (call.finished || this.disposed) return;
     this.settleRef
       .apply(undefined, [call.id, req, ok, payload], { timeout: this.cpuLeft(call) })
-      .then(() => this.afterSlice(call), (err) => this.sliceFailed(call, err));
+      .then(() => this.afterSlice(call), (err) => this.afterFailedSlice(call, err));
   }
 
   private onDone(id: number, kind: string, value: string, logs: string, response: string): void {

@@ -316,7 +316,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   function finish(state, kind, value) {
     if (state.closed) return;
     state.closed = true;
-    for (const p of state.pending.values()) p.reject(new Error("this call has already finished"));
+    // Pending host calls are dropped, not rejected: the finished call's leftovers simply never resume.
     state.pending.clear();
     states.delete(state.id);
     let out;

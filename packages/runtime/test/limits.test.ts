@@ -1,0 +1,168 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { appWith, run } from "./helpers.js";
+
+const echoClient = `(function (invoke) { return { ping: (...a) => invoke("ping", a) }; })`;
+const slowEcho = { type: "echo", invoke: () => new Promise((r) => setTimeout(() => r("late"), 50)) };
+const fastEcho = { type: "echo", invoke: async () => "pong" };
+
+const { runtime, app } = appWith(
+  {
+    ok: "exports = () => 'still fine';",
+    spin: "exports = () => { while (true) {} };",
+    spinAfterAwait: "exports = async () => { await context.services.get('echo').ping(); while (true) {} };",
+    neverSettles: "exports = () => new Promise(() => {});",
+    awaitLoop: "exports = async () => { while (true) { await null; } };",
+    hostLoop: "exports = async () => { let n = 0; while (true) { await context.services.get('echo').ping(n++); } };",
+    burstOfCalls: "exports = () => { const c = context.services.get('echo'); const ps = []; for (let i = 0; i < 50; i++) ps.push(c.ping(i)); return Promise.all(ps); };",
+    memoryBomb: "exports = () => { const keep = []; while (true) keep.push(new Array(100000).fill(Math.random())); };",
+    swallowingBomb: "exports = () => { const keep = []; while (true) { try { keep.push('x'.repeat(1e6) + Math.random()); } catch (e) {} } };",
+    bigResult: "exports = () => 'x'.repeat(2000);",
+    cyclic: "exports = () => { const a = {}; a.self = a; return a; };",
+    unhandled: "exports = () => { Promise.reject(new Error('nobody listens')); return 'fine'; };",
+    leaveTimer: "exports = () => { setTimeout(() => console.log('leaked'), 1); return 'returned'; };",
+    leaveHostCall: "exports = () => { context.services.get('echo').ping().then(() => { globalThis.touched = true; console.log('late'); }); return 'returned'; };",
+    sawLeftovers: "exports = () => typeof touched;",
+    setGlobal: "exports = () => { globalThis.secret = 'from call 1'; try { leaked = 1; } catch (e) {} return 'set'; };",
+    readGlobal: "exports = () => [typeof globalThis.secret, typeof leaked];",
+    patchProto: "exports = () => { try { Array.prototype.map = () => 'pwned'; } catch (e) {} try { Object.prototype.polluted = 1; } catch (e) {} try { JSON.parse = () => 'pwned'; } catch (e) {} return [1].map((x) => x); };",
+    checkProto: "exports = () => [[1].map((x) => x + 1), 'polluted' in {}, JSON.parse('1')];",
+    overrideOk: "exports = () => { function P() {} P.prototype.toString = function () { return 'custom'; }; const o = {}; o.toString = () => 'own'; return [String(new P()), o.toString()]; };",
+    wasm: "exports = () => typeof WebAssembly;",
+  },
+  { serviceClients: { echo: echoClient }, limits: { wallTimeMs: 2_000, cpuTimeMs: 1_000, memoryMb: 32 } },
+);
+
+afterAll(() => runtime.close());
+
+async function stillServes() {
+  const r = await run(app, "ok");
+  expect(r.value).toBe("still fine");
+}
+
+describe("limits: each one broken on purpose ends the call with a typed error; the app goes on", () => {
+  it("CPU budget: an endless synchronous loop", async () => {
+    const r = await run(app, "spin", [], { limits: { cpuTimeMs: 150 } });
+    expect(r.error?.kind).toBe("cpu");
+    expect(r.wallTimeMs).toBeLessThan(1_500);
+    await stillServes();
+  });
+  it("CPU budget: an endless loop after an await (asynchronous slice)", async () => {
+    const r = await run(app, "spinAfterAwait", [], { limits: { cpuTimeMs: 150 }, bridge: { services: { echo: fastEcho } } });
+    expect(r.error?.kind).toBe("cpu");
+    await stillServes();
+  });
+  it("wall-clock deadline: a promise that never settles", async () => {
+    const r = await run(app, "neverSettles", [], { limits: { wallTimeMs: 200 } });
+    expect(r.error).toMatchObject({ kind: "timeout", name: "ExecutionTimeLimitExceeded" });
+    await stillServes();
+  });
+  it("wall-clock deadline: an endless await loop", async () => {
+    const r = await run(app, "awaitLoop", [], { limits: { wallTimeMs: 300, cpuTimeMs: 5_000 } });
+    expect(["timeout", "cpu"]).toContain(r.error?.kind);
+    expect(r.wallTimeMs).toBeLessThan(2_000);
+    await stillServes();
+  });
+  it("wall-clock deadline: endless host calls, each fast", async () => {
+    const r = await run(app, "hostLoop", [], { limits: { wallTimeMs: 300, maxHostCalls: 1e9 }, bridge: { services: { echo: fastEcho } } });
+    expect(r.error?.kind).toBe("timeout");
+    await stillServes();
+  });
+  it("host-call bound: total host calls per call", async () => {
+    const r = await run(app, "hostLoop", [], { limits: { maxHostCalls: 20 }, bridge: { services: { echo: fastEcho } } });
+    expect(r.error?.kind).toBe("host-calls");
+    expect(r.error?.message).toMatch(/too many host calls \(limit 20\)/);
+    await stillServes();
+  });
+  it("host-call bound: pending host calls at once (App Services' async work queue)", async () => {
+    const r = await run(app, "burstOfCalls", [], { limits: { maxPendingHostCalls: 10 }, bridge: { services: { echo: slowEcho } } });
+    expect(r.error).toMatchObject({ kind: "host-calls", message: "exceeded max async work queue size of 10" });
+    await stillServes();
+  });
+  it("heap limit: a memory bomb", async () => {
+    const r = await run(app, "memoryBomb");
+    expect(r.error?.kind).toBe("memory");
+    await stillServes();
+  });
+  it("heap limit: a bomb that swallows allocation failures still ends", async () => {
+    const r = await run(app, "swallowingBomb", [], { limits: { cpuTimeMs: 500 } });
+    expect(["memory", "cpu"]).toContain(r.error?.kind);
+    await stillServes();
+  });
+  it("returned value size", async () => {
+    const r = await run(app, "bigResult", [], { limits: { maxResultBytes: 1000 } });
+    expect(r.error?.kind).toBe("result-size");
+    expect((await run(app, "bigResult")).ok).toBe(true);
+  });
+  it("an unserializable result (a cycle) is a typed error, not a crash", async () => {
+    expect((await run(app, "cyclic")).error?.kind).toBe("unserializable");
+  });
+  it("limits are validated", async () => {
+    const r = await run(app, "ok", [], { limits: { cpuTimeMs: -1 } });
+    expect(r.error?.message).toMatch(/limits.cpuTimeMs must be a positive number/);
+  });
+  it("other apps' calls are unaffected while one app breaks its limits", async () => {
+    const other = runtime.app({ id: "other", functions: { f: { source: "exports = () => 'other ok'" } } });
+    const [bad, good] = await Promise.all([run(app, "spin", [], { limits: { cpuTimeMs: 300 } }), other.call({ functionName: "f" })]);
+    expect(bad.error?.kind).toBe("cpu");
+    expect(good.value).toBe("other ok");
+  });
+});
+
+describe("state never leaks from one call to the next", () => {
+  it("a global written by one call is invisible to the next", async () => {
+    expect((await run(app, "setGlobal")).value).toBe("set");
+    expect((await run(app, "readGlobal")).value).toEqual(["undefined", "undefined"]);
+  });
+  it("shared intrinsics cannot be patched for later calls", async () => {
+    expect((await run(app, "patchProto")).value).toEqual([1]);
+    expect((await run(app, "checkProto")).value).toEqual([[2], false, 1]);
+  });
+  it("ordinary code that overrides toString on its own objects still works", async () => {
+    expect((await run(app, "overrideOk")).value).toEqual(["custom", "own"]);
+  });
+  it("timers and host calls left running by a finished call cannot touch a later call", async () => {
+    const first = await run(app, "leaveHostCall", [], { bridge: { services: { echo: slowEcho } } });
+    expect(first.value).toBe("returned");
+    const timer = await run(app, "leaveTimer");
+    expect(timer.logs).toEqual([]);
+    await new Promise((r) => setTimeout(r, 100));
+    const later = await run(app, "sawLeftovers");
+    expect(later.value).toBe("undefined");
+    expect(later.logs).toEqual([]);
+  });
+  it("an unhandled rejection is the tenant's bug: logged, the call and the isolate go on", async () => {
+    const r = await run(app, "unhandled");
+    expect(r.value).toBe("fine");
+    expect(r.logs).toEqual(["Unhandled promise rejection: nobody listens"]);
+    await stillServes();
+  });
+  it("WebAssembly is not available (its memory escapes the heap limit)", async () => {
+    expect((await run(app, "wasm")).value).toBe("undefined");
+  });
+});
+
+describe("the pool", () => {
+  it("bounds concurrency and queue, answering `overloaded` beyond them", async () => {
+    const { runtime: rt, app: small } = appWith({ slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 100));" }, { pool: { maxIsolates: 1, maxQueue: 1 } });
+    const results = await Promise.all([run(small, "slow"), run(small, "slow"), run(small, "slow")]);
+    expect(results.map((r) => (r.ok ? r.value : r.error?.kind))).toEqual(["done", "done", "overloaded"]);
+    expect(small.stats()).toMatchObject({ isolates: 1, queued: 0 });
+    await rt.close();
+  });
+  it("runs calls of one app concurrently up to maxIsolates", async () => {
+    const { runtime: rt, app: wide } = appWith({ slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 100));" }, { pool: { maxIsolates: 4 } });
+    const t = performance.now();
+    await Promise.all([1, 2, 3, 4].map(() => run(wide, "slow")));
+    expect(performance.now() - t).toBeLessThan(350);
+    await rt.close();
+  });
+  it("update() swaps the code; close() refuses further calls", async () => {
+    const { runtime: rt, app: a } = appWith({ f: "exports = () => 1" });
+    expect((await run(a, "f")).value).toBe(1);
+    a.update({ id: "test-app", functions: { f: { source: "exports = () => 2" } } });
+    expect((await run(a, "f")).value).toBe(2);
+    await a.close();
+    expect((await run(a, "f")).error?.kind).toBe("closed");
+    await rt.close();
+  });
+});
