@@ -2,7 +2,8 @@
  * The client auth API as App Services serves it under /api/client/v2.0 (the router mounts this app
  * there). Every error answers {"error", "error_code"}; nothing secret is ever echoed.
  */
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type Next } from "hono";
+import { decodeJwt } from "jose";
 import type { ApiKeys } from "./api-keys.js";
 import { AuthError } from "./errors.js";
 import type { LoggedIn, Logins } from "./logins.js";
@@ -50,64 +51,92 @@ function token(c: Context): string {
   return t;
 }
 
+/**
+ * The /auth/* routes carry no app id in the URL. When several apps' routes are mounted on one
+ * server, a handler passes a token minted for another app on to the next app's handler (the claim is
+ * only read for routing; the owning app still verifies the signature).
+ */
+function ownedBy(appId: string, handler: (c: Context) => Promise<Response>) {
+  return async (c: Context, next: Next): Promise<Response | void> => {
+    const t = bearerToken(c.req.header("authorization"));
+    if (t) {
+      let domain: unknown;
+      try {
+        domain = decodeJwt(t).baas_domain_id;
+      } catch {
+        domain = undefined;
+      }
+      if (typeof domain === "string" && domain !== appId) return next();
+    }
+    return handler(c);
+  };
+}
+
 export function authRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   const { logins, sessions, apiKeys, throttle } = deps;
+  const own = (h: (c: Context) => Promise<Response>) => ownedBy(deps.appId, h);
 
   app.onError((err, c) => {
     if (err instanceof AuthError) return c.json(err.toBody(), err.status as 400);
     return c.json({ error: "internal server error", error_code: "InternalServerError" }, 500);
   });
 
-  const checkApp = (c: Context) => {
-    const id = c.req.param("appId");
-    if (id !== deps.appId) throw new AuthError(404, "AppNotFound", `cannot find app using Client App ID '${id}'`);
-  };
-
-  app.get("/app/:appId/location", (c) => {
-    checkApp(c);
-    const origin = new URL(c.req.url).origin;
-    return c.json({ deployment_model: "GLOBAL", location: "local", hostname: origin, ws_hostname: origin.replace(/^http/, "ws") });
+  /**
+   * Routes under /app/:appId/ belong to one app; another app's requests pass to the next mounted app
+   * (several apps on one server). Mounted alone, an unknown id answers App Services' 404.
+   */
+  const forApp =
+    (handler: (c: Context) => Promise<Response> | Response) =>
+    async (c: Context, next: Next): Promise<Response | void> => {
+      if (c.req.param("appId") === deps.appId) return handler(c);
+      return next();
+    };
+  // Used only when this app is served alone; a host's own notFound wins when it mounts these routes.
+  app.notFound((c) => {
+    const m = /\/app\/([^/]+)\//.exec(c.req.path);
+    if (m) return c.json({ error: `cannot find app using Client App ID '${m[1]}'`, error_code: "AppNotFound" }, 404);
+    return c.json({ error: "no such resource", error_code: "NotFound" }, 404);
   });
 
-  app.post("/app/:appId/auth/providers/local-userpass/register", async (c) => {
-    checkApp(c);
+  app.get("/app/:appId/location", forApp((c) => {
+    const origin = new URL(c.req.url).origin;
+    return c.json({ deployment_model: "GLOBAL", location: "local", hostname: origin, ws_hostname: origin.replace(/^http/, "ws") });
+  }));
+
+  app.post("/app/:appId/auth/providers/local-userpass/register", forApp(async (c) => {
     const body = await jsonBody(c);
     const provider = logins.provider("local-userpass");
     if (provider.type !== "local-userpass") throw new AuthError(400, "InvalidParameter", "not a local-userpass provider");
     await logins.register(provider, body.email ?? body.username, body.password);
     return c.body(null, 201);
-  });
+  }));
 
-  app.post("/app/:appId/auth/providers/local-userpass/confirm", async (c) => {
-    checkApp(c);
+  app.post("/app/:appId/auth/providers/local-userpass/confirm", forApp(async (c) => {
     logins.provider("local-userpass");
     const body = await jsonBody(c);
     await logins.confirm(body.token, body.tokenId);
     return c.body(null, 204);
-  });
+  }));
 
-  app.post("/app/:appId/auth/providers/local-userpass/reset/call", async (c) => {
-    checkApp(c);
+  app.post("/app/:appId/auth/providers/local-userpass/reset/call", forApp(async (c) => {
     const provider = logins.provider("local-userpass");
     if (provider.type !== "local-userpass") throw new AuthError(400, "InvalidParameter", "not a local-userpass provider");
     const body = await jsonBody(c);
     await logins.resetViaFunction(provider, body.email ?? body.username, body.password, body.arguments);
     return c.body(null, 204);
-  });
+  }));
 
-  app.post("/app/:appId/auth/providers/local-userpass/reset", async (c) => {
-    checkApp(c);
+  app.post("/app/:appId/auth/providers/local-userpass/reset", forApp(async (c) => {
     logins.provider("local-userpass");
     const body = await jsonBody(c);
     await logins.completeReset(body.token, body.tokenId, body.password);
     return c.body(null, 204);
-  });
+  }));
 
-  app.post("/app/:appId/auth/providers/:provider/login", async (c) => {
-    checkApp(c);
+  app.post("/app/:appId/auth/providers/:provider/login", forApp(async (c) => {
     const body = await jsonBody(c);
-    const provider = logins.provider(c.req.param("provider"));
+    const provider = logins.provider(c.req.param("provider") ?? "");
     const username = provider.type === "local-userpass" ? body.username ?? body.email : undefined;
     const keys = [
       typeof username === "string" ? `user:${username.trim().toLowerCase()}` : undefined,
@@ -140,16 +169,19 @@ export function authRoutes(deps: RouteDeps): Hono {
     }
     throttle.succeed(keys);
     return c.json(await sessions.start(logged!.user, logged!.identity, deviceIdFrom(body)), 200);
-  });
+  }));
 
-  app.post("/auth/session", async (c) => c.json(await sessions.refresh(token(c)), 201));
+  app.post("/auth/session", own(async (c) => c.json(await sessions.refresh(token(c)), 201)));
 
-  app.delete("/auth/session", async (c) => {
-    await sessions.logout(token(c));
-    return c.body(null, 204);
-  });
+  app.delete(
+    "/auth/session",
+    own(async (c) => {
+      await sessions.logout(token(c));
+      return c.body(null, 204);
+    }),
+  );
 
-  app.get("/auth/profile", async (c) => {
+  app.get("/auth/profile", own(async (c) => {
     const user = await sessions.userFromEither(token(c));
     return c.json({
       user_id: hex(user._id),
@@ -158,30 +190,30 @@ export function authRoutes(deps: RouteDeps): Hono {
       identities: user.identities.map((i) => ({ id: i.id, provider_type: i.provider_type, provider_id: i.provider_id, provider_data: i.data ?? {} })),
       data: user.data,
     });
-  });
+  }));
 
-  app.delete("/auth/delete", async (c) => {
+  app.delete("/auth/delete", own(async (c) => {
     const user = await sessions.userFromEither(token(c));
     await deps.deleteUser(user);
     return c.body(null, 204);
-  });
+  }));
 
-  app.get("/auth/api_keys", async (c) => c.json(await apiKeys.list(await sessions.userFromEither(token(c)))));
-  app.post("/auth/api_keys", async (c) => {
+  app.get("/auth/api_keys", own(async (c) => c.json(await apiKeys.list(await sessions.userFromEither(token(c))))));
+  app.post("/auth/api_keys", own(async (c) => {
     const user = await sessions.userFromEither(token(c));
     const body = await jsonBody(c);
     return c.json(await apiKeys.create(user, body.name), 201);
-  });
-  app.get("/auth/api_keys/:id", async (c) => c.json(await apiKeys.get(await sessions.userFromEither(token(c)), c.req.param("id"))));
-  app.delete("/auth/api_keys/:id", async (c) => {
-    await apiKeys.remove(await sessions.userFromEither(token(c)), c.req.param("id"));
+  }));
+  app.get("/auth/api_keys/:id", own(async (c) => c.json(await apiKeys.get(await sessions.userFromEither(token(c)), c.req.param("id") ?? ""))));
+  app.delete("/auth/api_keys/:id", own(async (c) => {
+    await apiKeys.remove(await sessions.userFromEither(token(c)), c.req.param("id") ?? "");
     return c.body(null, 204);
-  });
+  }));
   for (const action of ["enable", "disable"] as const)
-    app.put(`/auth/api_keys/:id/${action}`, async (c) => {
-      await apiKeys.setDisabled(await sessions.userFromEither(token(c)), c.req.param("id"), action === "disable");
+    app.put(`/auth/api_keys/:id/${action}`, own(async (c) => {
+      await apiKeys.setDisabled(await sessions.userFromEither(token(c)), c.req.param("id") ?? "", action === "disable");
       return c.body(null, 204);
-    });
+    }));
 
   return app;
 }

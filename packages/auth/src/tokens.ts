@@ -68,6 +68,7 @@ export class TokenSigner {
     const identity = { id: input.identity.id, provider_type: input.identity.provider_type, provider_id: input.identity.provider_id };
     return new SignJWT({
       typ: "refresh",
+      baas_domain_id: input.appId,
       baas_id: input.sessionId,
       stitch_id: input.sessionId,
       baas_identity: identity,
