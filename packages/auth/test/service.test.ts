@@ -210,6 +210,29 @@ describe.each(all)("auth on $name", (backend) => {
     expect(expired.json.error).toMatch(/expired/);
   });
 
+  it("custom-function login: the function's id becomes the identity; a throw or a non-string refuses", async () => {
+    const app = testApp({ providers: { "custom-function": { type: "custom-function", config: { functionName: "authFunc" }, metadataFields: [{ required: false, name: "profile.name", fieldName: "name" }] } } });
+    const calls: unknown[][] = [];
+    const { login, auth } = await setup(app, {
+      runFunction: async (name, args) => {
+        calls.push([name, ...args]);
+        const payload = args[0] as { username?: string };
+        if (payload.username === "mallory") throw new Error("unknown user mallory");
+        if (payload.username === "nobody") return 42;
+        return `ext-${payload.username}`;
+      },
+    });
+    const ok = await login("custom-function", { username: "ada", profile: { name: "Ada" } });
+    expect(ok.status).toBe(200);
+    expect(calls[0]).toEqual(["authFunc", { username: "ada", profile: { name: "Ada" } }]);
+    expect(await auth.getUser(ok.json.user_id)).toMatchObject({ data: { name: "Ada" }, identities: [{ id: "ext-ada", provider_type: "custom-function" }] });
+    expect((await login("custom-function", { username: "ada" })).json.user_id).toBe(ok.json.user_id);
+    const thrown = await login("custom-function", { username: "mallory" });
+    expect(thrown.status).toBe(401);
+    expect(thrown.json).toEqual({ error: "authentication function failed: unknown user mallory", error_code: "CustomFunctionAuthError" });
+    expect((await login("custom-function", { username: "nobody" })).json.error).toMatch(/must return a non-empty string id/);
+  });
+
   it("C49 a disabled provider refuses its credentials (login and endpoint headers)", async () => {
     const app = testApp({ providers: { "anon-user": { disabled: true }, "local-userpass": { disabled: true } } });
     const { login, authn } = await setup(app);
