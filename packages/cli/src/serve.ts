@@ -1,6 +1,21 @@
 /** `restitch serve`: start, print the URL, and drain in-flight calls on SIGINT/SIGTERM. */
+import { loadApp, type AppModel } from "@restitch/config";
+import { attachWorker, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { startServer } from "./server.js";
+
+/** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
+const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
+/** A worker above this resident size is replaced by a fresh one. */
+const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
+
+function positiveEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`environment variable ${name} must be a positive integer, got '${raw}'`);
+  return n;
+}
 
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -13,8 +28,14 @@ export async function serve(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError("serve needs exactly one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
-  const workers = intOption(values.workers, "workers", 1, 256, 1);
-  if (workers > 1) console.error(`restitch: --workers ${workers}: multi-process workers are not available yet; serving from one process`);
+  // --workers 0 serves from this process (no crash containment; for debugging and embedding).
+  const workers = intOption(values.workers, "workers", 0, 256, 1);
+  if (workers > 0 && !isWorkerProcess()) {
+    // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
+    const secrets = stringOption(values.secrets);
+    const app = await loadApp(positionals[0]!, secrets ? { secretsFile: secrets } : {});
+    return supervise(workers, app, stringOption(values.host) ?? "127.0.0.1");
+  }
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]);
@@ -26,11 +47,13 @@ export async function serve(argv: string[]): Promise<number> {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
     onCall: (e) => {
+      callDone();
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });
+  const callDone = attachWorker({ drain: () => running.close(), recycleAfterCalls: RECYCLE_AFTER_CALLS });
   const n = running.app.endpoints.length;
-  console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
+  if (!isWorkerProcess()) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -48,6 +71,33 @@ export async function serve(argv: string[]): Promise<number> {
           resolve(1);
         },
       );
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+}
+
+/** The primary process: keep `workers` server processes running on one shared socket. */
+async function supervise(workers: number, app: AppModel, host: string): Promise<number> {
+  const supervisor = await superviseWorkers({
+    workers,
+    maxRssMb: MAX_WORKER_RSS_MB,
+    onEvent: (e) => {
+      if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
+      else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
+      else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
+    },
+  });
+  const url = `http://${supervisor.address.host === "::" ? host : supervisor.address.host}:${supervisor.address.port}`;
+  const n = app.endpoints.length;
+  console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      console.error(`restitch: ${signal}: draining workers…`);
+      supervisor.stop().then(() => resolve(0));
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));

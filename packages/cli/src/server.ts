@@ -5,7 +5,7 @@
 import { loadApp } from "@restitch/config";
 import type { AppModel } from "@restitch/config";
 import { createServer, type CallLogEntry, type Listening, type ServerLimits } from "@restitch/router";
-import { createRuntime, type Runtime } from "@restitch/runtime";
+import { createRuntime, type Runtime, type RuntimeOptions } from "@restitch/runtime";
 
 export interface StartServerOptions {
   appDir: string;
@@ -14,7 +14,10 @@ export interface StartServerOptions {
   secretsFile?: string;
   mongodbUri?: string;
   dataDir?: string;
+  /** HTTP edge limits (body size, headers, slow clients). */
   limits?: Partial<ServerLimits>;
+  /** Runtime settings: per-call limits and the isolate pool. */
+  runtime?: RuntimeOptions;
   onCall?: (entry: CallLogEntry) => void;
 }
 
@@ -28,7 +31,7 @@ export interface RunningServer {
 
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const app = await loadApp(options.appDir, options.secretsFile ? { secretsFile: options.secretsFile } : {});
-  const runtime: Runtime = createRuntime({});
+  const runtime: Runtime = createRuntime(options.runtime ?? {});
   let listening: Listening;
   try {
     const server = createServer({

@@ -34,7 +34,9 @@ export const errors = {
     new HttpError(405, "MethodNotAllowed", `endpoint '${route}' does not accept ${method} (allowed: ${allow.join(", ")})`, {
       allow: allow.join(", "),
     }),
-  bodyTooLarge: (max: number) => new HttpError(413, "RequestTooLarge", `request body exceeds the limit of ${max} bytes`),
+  // The unread rest of the body makes the connection unusable: tell the client not to reuse it.
+  bodyTooLarge: (max: number) =>
+    new HttpError(413, "RequestTooLarge", `request body exceeds the limit of ${max} bytes`, { connection: "close" }),
   tooManyHeaders: (max: number) => new HttpError(431, "RequestHeadersTooLarge", `request has more than ${max} headers`),
   validationFailed: (message: string) => new HttpError(401, "InvalidValidation", message),
   canEvaluateFailed: (fn: string) =>

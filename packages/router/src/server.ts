@@ -75,6 +75,9 @@ export interface RestitchServer {
   listen(port?: number, host?: string): Promise<Listening>;
 }
 
+/** After the last handler returns, how long responses may take to finish writing on close(). */
+const DRAIN_GRACE_MS = 10_000;
+
 interface AppEntry {
   ctx: AppContext;
   routes: RouteTable;
@@ -239,9 +242,16 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       server,
       close: () =>
         (closing ??= (async () => {
-          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-          server.closeIdleConnections();
+          let done = false;
+          const closed = new Promise<void>((resolve) => server.close(() => resolve())).then(() => (done = true));
           if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+          // Handlers are done, but their responses may still be writing: close connections as they go
+          // idle, and cut the rest only after a grace period.
+          const deadline = Date.now() + DRAIN_GRACE_MS;
+          while (!done && Date.now() < deadline) {
+            server.closeIdleConnections();
+            await Promise.race([closed, new Promise((r) => setTimeout(r, 25))]);
+          }
           server.closeAllConnections();
           await closed;
         })()),
