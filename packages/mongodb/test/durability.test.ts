@@ -28,9 +28,9 @@ function start(args: string[]): { child: ChildProcessWithoutNullStreams; lines: 
 }
 
 describe("embedded durable store", () => {
-  it("every write acknowledged before SIGKILL is found by a new process", async () => {
+  it.each(["full", "normal"])("every write acknowledged before SIGKILL is found by a new process (synchronous=%s)", async (sync) => {
     const dir = tempDir();
-    const { child, lines, stderr } = start([dir, "stream", "k9"]);
+    const { child, lines, stderr } = start([dir, "stream", "k9", "0", sync]);
     const acked: string[] = [];
     for await (const line of lines) {
       if (line.startsWith("ack ")) acked.push(line.slice(4));

@@ -16,13 +16,18 @@ export interface EmbeddedOptions {
   name: string;
   /** Directory for the durable SQLite file `<dataDir>/<name>.sqlite`; omitted: in memory, gone on close. */
   dataDir?: string;
+  /**
+   * "full" (default): each commit is fsynced, so acknowledged writes survive power loss as well as kill -9.
+   * "normal": WAL without an fsync per commit; acknowledged writes survive a killed process, not a power cut.
+   */
+  synchronous?: "full" | "normal";
   /** Unique indexes to ensure at startup, e.g. `[{database: "app", collection: "users", keys: {email: 1}}]`. */
   uniqueIndexes?: { database: string; collection: string; keys: Record<string, 1 | -1>; name?: string }[];
 }
 
 export async function createEmbeddedDataService(options: EmbeddedOptions): Promise<DataService> {
   if (typeof options?.name !== "string" || options.name === "") throw new DataServiceError("InvalidParameter", "options.name must be a non-empty string");
-  const service = new EmbeddedDataService(options.name, new Store(options.name, options.dataDir));
+  const service = new EmbeddedDataService(options.name, new Store(options.name, options.dataDir, options.synchronous ?? "full"));
   for (const ix of options.uniqueIndexes ?? [])
     await service.execute({ database: ix.database, collection: ix.collection, kind: "createIndex", keys: ix.keys, unique: true, ...(ix.name ? { name: ix.name } : {}) });
   return service;
@@ -107,6 +112,12 @@ class EmbeddedDataService implements DataService {
 
   /** Rows matching filter in natural order; an equality (or $in) on _id reads only those rows. */
   private match(db: string, coll: string, filter: Document, limit?: number): Row[] {
+    const keys = Object.keys(filter);
+    if (keys.length === 1 && keys[0] === "_id" && isExactKey(filter._id)) {
+      // {_id: value}: the key lookup is the whole query (equal key bytes ⇔ equal _id values).
+      const row = this.store.byId(db, coll, filter._id);
+      return row ? [row] : [];
+    }
     const query = new Query(normalizeForQuery(filter) as Document, mingoOptions(this.store, db));
     const out: Row[] = [];
     for (const row of this.candidates(db, coll, filter)) {
@@ -293,6 +304,13 @@ class EmbeddedDataService implements DataService {
     if (seed._id !== undefined && !sameKey(doc._id, seed._id)) throw immutableId();
     return withId(doc);
   }
+}
+
+/** A plain _id value (not an operator document, regex, or array) that a key lookup matches exactly. */
+function isExactKey(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return v !== undefined;
+  if (Array.isArray(v) || v instanceof RegExp || (v as { _bsontype?: string })._bsontype === "BSONRegExp") return false;
+  return !(isPlainObject(v) && Object.keys(v).some((k) => k.startsWith("$")));
 }
 
 function mingoOptions(store: Store, db: string) {

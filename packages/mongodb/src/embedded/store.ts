@@ -46,7 +46,7 @@ export class Store {
   private readonly stmts: Record<string, StatementSync>;
   private depth = 0;
 
-  constructor(name: string, dataDir?: string) {
+  constructor(name: string, dataDir?: string, synchronous: "full" | "normal" = "full") {
     if (dataDir) {
       mkdirSync(dataDir, { recursive: true });
       this.path = join(dataDir, `${encodeURIComponent(name)}.sqlite`);
@@ -54,8 +54,10 @@ export class Store {
     this.db = new DatabaseSync(this.path, { timeout: 15_000 });
     if (dataDir) {
       // WAL + synchronous=FULL: a COMMIT returns only after the WAL frame is fsynced, so an acknowledged
-      // write survives kill -9 and power loss; WAL also lets readers in other processes run concurrently.
-      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+      // write survives kill -9 and power loss. NORMAL skips that fsync: the frame is in the OS page cache,
+      // which survives a killed process but not a power cut. WAL also lets other processes read concurrently.
+      if (synchronous !== "full" && synchronous !== "normal") throw new DataServiceError("InvalidParameter", `synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`);
+      this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous.toUpperCase()};`);
     }
     this.db.exec(SCHEMA);
     const p = (sql: string) => this.db.prepare(sql);
