@@ -1,7 +1,9 @@
 /**
- * The public contract of @restitch/auth. The app and store inputs are structural subsets of
- * @restitch/config's AppModel and @restitch/mongodb's DataService, so either can be passed as is.
+ * The public contract of @restitch/auth. The app and store inputs are the parts of @restitch/config's
+ * AppModel and @restitch/mongodb's DataService that auth reads, so either is passed as is.
  */
+import type { AppModel, AuthProviderDef, CustomUserDataConfig } from "@restitch/config";
+import type { DataOperation, DataService } from "@restitch/mongodb";
 import type { Hono } from "hono";
 
 export interface AppUser {
@@ -21,50 +23,16 @@ export interface UserIdentity {
   data?: Record<string, unknown>;
 }
 
-/** One entry of auth/providers.json as @restitch/config normalises it. */
-export interface AuthProviderInput {
-  name: string;
-  type: string;
-  disabled: boolean;
-  config: Record<string, unknown>;
-  secretConfig: Record<string, unknown>;
-  metadataFields: { required: boolean; name: string; fieldName: string }[];
-}
-
-/** auth/custom_user_data.json as @restitch/config normalises it. */
-export interface CustomUserDataInput {
-  enabled: boolean;
-  mongoServiceName: string;
-  databaseName: string;
-  collectionName: string;
-  userIdField: string;
-  onUserCreationFunctionName?: string;
-}
-
-/** What auth reads of the app (AppModel satisfies it). */
-export interface AuthApp {
-  appId: string;
-  authProviders: Record<string, AuthProviderInput>;
-  customUserData?: CustomUserDataInput;
-  secrets: Map<string, string>;
-}
-
-type Doc = Record<string, unknown>;
-/** The operations auth sends to its store: a subset of @restitch/mongodb's DataOperation. */
-export type StoreOperation = { database: string; collection: string } & (
-  | { kind: "find"; filter: Doc; projection?: Doc; sort?: Doc; limit?: number; skip?: number }
-  | { kind: "findOne"; filter: Doc; projection?: Doc; sort?: Doc }
-  | { kind: "insertOne"; document: Doc }
-  | { kind: "updateOne"; filter: Doc; update: Doc; upsert: boolean }
-  | { kind: "deleteOne" | "deleteMany"; filter: Doc }
-  | { kind: "count"; filter: Doc }
-  | { kind: "createIndex"; keys: Doc; unique: boolean; name?: string }
-);
-
-/** A data service as auth needs it (DataService satisfies it). Errors carry `code` ("DuplicateKey", …). */
-export interface AuthStore {
-  execute(op: StoreOperation): Promise<unknown>;
-}
+/** One entry of auth/providers.json, as @restitch/config normalises it. */
+export type AuthProviderInput = AuthProviderDef;
+/** auth/custom_user_data.json, as @restitch/config normalises it. */
+export type CustomUserDataInput = CustomUserDataConfig;
+/** What auth reads of the app. */
+export type AuthApp = Pick<AppModel, "appId" | "authProviders" | "customUserData" | "secrets">;
+/** The operations auth sends to its store. */
+export type StoreOperation = DataOperation;
+/** What auth needs of a data service: execute(). Errors carry `code` ("DuplicateKey", …). */
+export type AuthStore = Pick<DataService, "execute">;
 
 export interface CreateAuthOptions {
   app: AuthApp;
