@@ -1,14 +1,35 @@
 // Who the endpoint function runs as (run_as_*), and can_evaluate (spec §3, §5.1), over real HTTP.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, serveApp, type TestServer } from "./helpers/app.js";
+import { call, serveApp, type AppSpec, type TestServer } from "./helpers/app.js";
 
 const whoami = `exports = function () { return { system: context.runningAsSystem(), id: context.user.id, type: context.user.type }; };`;
-const USER = "628e47baf4c2ac2796fc8a91";
+const authProviders = { "anon-user": { name: "anon-user", type: "anon-user", disabled: false } };
 
+let USER = "";
+let dataDir = "";
 let s: TestServer;
 beforeAll(async () => {
-  s = await serveApp({
+  // run_as_user_id must name an existing user: create one (anonymous login) in a durable store first,
+  // then serve the app whose config names that user, on the same store.
+  dataDir = await mkdtemp(path.join(tmpdir(), "restitch-authz-"));
+  const first = await serveApp({ appId: "authz-abcde", functions: { whoami }, endpoints: [], authProviders }, { dataDir });
+  const login = await call(`${first.url}/api/client/v2.0/app/authz-abcde/auth/providers/anon-user/login`, { method: "POST" });
+  USER = login.json().user_id;
+  await first.stop();
+  s = await serveApp(spec(USER), { dataDir });
+});
+afterAll(async () => {
+  await s?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function spec(USER: string): AppSpec {
+  return {
     appId: "authz-abcde",
+    authProviders,
     functions: {
       whoami,
       isEven: `exports = function (n) { return n % 2 === 0; };`,
@@ -54,9 +75,8 @@ beforeAll(async () => {
         can_evaluate: { "%%request.remoteIPAddress": { $nin: ["127.0.0.1"] } },
       },
     ],
-  });
-});
-afterAll(() => s?.stop());
+  };
+}
 
 describe("execution user", () => {
   it("C50 a system endpoint needs no credentials and runningAsSystem() is true", async () => {
@@ -74,11 +94,21 @@ describe("execution user", () => {
     expect((await call(`${s.base}/script-system`)).json()).toMatchObject({ system: true });
     expect((await call(`${s.base}/script-system?who=${USER}`)).json()).toMatchObject({ system: false, id: USER });
   });
-  it("application authentication without credentials is refused before the function runs", async () => {
+  it("C40 application authentication without credentials is refused before the function runs", async () => {
     const r = await call(`${s.base}/app-auth`);
-    expect([400, 401]).toContain(r.status);
-    expect(r.json().error_code).toMatch(/InvalidParameter|InvalidSession/);
-    expect(r.text).not.toContain('"system"');
+    expect(r.status).toBe(400);
+    expect(r.json()).toMatchObject({ error: "no authentication methods were specified", error_code: "InvalidParameter" });
+  });
+  it("C47 a Bearer access token from login runs the function as that user", async () => {
+    const login = (await call(`${s.url}/api/client/v2.0/app/authz-abcde/auth/providers/anon-user/login`, { method: "POST" })).json();
+    const r = await call(`${s.base}/app-auth`, { headers: { Authorization: `Bearer ${login.access_token}` } });
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ system: false, id: login.user_id, type: "normal" });
+  });
+  it("C48 an invalid Bearer token is refused", async () => {
+    const r = await call(`${s.base}/app-auth`, { headers: { Authorization: "Bearer not-a-token" } });
+    expect(r.status).toBe(401);
+    expect(r.json().error_code).toBe("InvalidSession");
   });
 });
 

@@ -23,6 +23,10 @@ export interface AppSpec {
   values?: Record<string, { value: unknown; from_secret?: boolean }>;
   environments?: Record<string, Record<string, unknown>>;
   secrets?: Record<string, string>;
+  /** data_sources/<name>/ of type mongodb-atlas, with rules.json per "db.coll". */
+  dataSources?: Record<string, { rules?: Record<string, Record<string, unknown>> }>;
+  /** auth/providers.json, keyed by provider name. */
+  authProviders?: Record<string, Record<string, unknown>>;
 }
 
 const ENDPOINT_DEFAULTS = {
@@ -61,6 +65,15 @@ export async function writeApp(spec: AppSpec): Promise<string> {
   for (const [tag, values] of Object.entries(spec.environments ?? {})) {
     await put(path.join(dir, "environments", `${tag}.json`), json({ values }));
   }
+  for (const [name, ds] of Object.entries(spec.dataSources ?? {})) {
+    const base = path.join(dir, "data_sources", name);
+    await put(path.join(base, "config.json"), json({ name, type: "mongodb-atlas", config: { clusterName: "Cluster0" } }));
+    for (const [ns, rules] of Object.entries(ds.rules ?? {})) {
+      const [database, collection] = ns.split(".") as [string, string];
+      await put(path.join(base, database, collection, "rules.json"), json({ database, collection, filters: [], ...rules }));
+    }
+  }
+  if (spec.authProviders) await put(path.join(dir, "auth", "providers.json"), json(spec.authProviders));
   if (spec.secrets) await put(path.join(dir, "secrets.json"), json(spec.secrets));
   return dir;
 }

@@ -1,9 +1,10 @@
 /** `restitch run`: run one function as the system user and print its logs and result (EJSON). */
 import { loadApp } from "@restitch/config";
 import { appContext, appDefinition, hostBridge, systemIdentity } from "@restitch/router";
-import { createRuntime } from "@restitch/runtime";
+import { createRuntime, type AppRuntime } from "@restitch/runtime";
 import { EJSON } from "bson";
 import { parse, stringOption, UsageError } from "./args.js";
+import { openAppServices, SERVICE_CLIENTS } from "./services.js";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -25,9 +26,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!app.functions.has(fn)) {
     throw new UsageError(`app '${app.appId}' has no function '${fn}' (functions: ${[...app.functions.keys()].join(", ") || "none"})`);
   }
-  const runtime = createRuntime({});
+  const mongodbUri = stringOption(values["mongodb-uri"]);
+  const dataDir = stringOption(values["data-dir"]);
+  const runtime = createRuntime({ serviceClients: SERVICE_CLIENTS });
+  let rt: AppRuntime | undefined;
+  const services = await openAppServices(app, { ...(mongodbUri ? { mongodbUri } : {}), ...(dataDir ? { dataDir } : {}) }, () => rt);
   try {
-    const result = await runtime.app(appDefinition(app)).call({ functionName: fn, args, bridge: hostBridge(appContext(app), systemIdentity()) });
+    rt = runtime.app(appDefinition(app));
+    const result = await rt.call({ functionName: fn, args, bridge: hostBridge(appContext(app, services.provider), systemIdentity()) });
     for (const line of result.logs) console.error(`log: ${line}`);
     if (result.logsDropped > 0) console.error(`log: (${result.logsDropped} more lines dropped)`);
     if (!result.ok) {
@@ -38,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(EJSON.stringify(result.value, undefined, 2, { relaxed: true }) ?? "undefined");
     return 0;
   } finally {
+    await services.close();
     await runtime.close();
   }
 }

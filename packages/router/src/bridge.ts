@@ -21,8 +21,15 @@ export function userIdentity(id: string, user?: Record<string, unknown>): Identi
   return { user: user ?? { id, type: "normal", data: {}, identities: [], custom_data: {} }, runningAsSystem: false };
 }
 
-/** Hands a call the services it may reach, bound to the call's identity (the data service applies rules). */
-export type ServiceProvider = (app: AppModel, identity: Identity) => Record<string, ServiceBinding> | undefined;
+/**
+ * Hands a call the services it may reach, bound to the call's identity (the data service applies rules;
+ * `request` is context.request, which rule expressions may read).
+ */
+export type ServiceProvider = (
+  app: AppModel,
+  identity: Identity,
+  request: Record<string, unknown> | undefined,
+) => Record<string, ServiceBinding> | undefined;
 
 /** Per-app parts of the bridge, computed once. */
 export interface AppContext {
@@ -71,7 +78,7 @@ export function hostBridge(ctx: AppContext, identity: Identity, request?: Record
     values: ctx.values,
   };
   if (request) bridge.request = request;
-  const services = ctx.services?.(ctx.app, identity);
+  const services = ctx.services?.(ctx.app, identity, request);
   if (services) bridge.services = services;
   return bridge;
 }

@@ -72,6 +72,8 @@ export interface RestitchServer {
   hono: Hono<{ Bindings: HttpBindings }>;
   fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   limits: ServerLimits;
+  /** The runtime of an app served here (e.g. for auth's confirmation / custom-function providers). */
+  appRuntime(appId: string): AppRuntime | undefined;
   listen(port?: number, host?: string): Promise<Listening>;
 }
 
@@ -258,5 +260,5 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     };
   }
 
-  return { hono, fetch, limits, listen };
+  return { hono, fetch, limits, appRuntime: (id) => apps.get(id)?.runtime, listen };
 }
