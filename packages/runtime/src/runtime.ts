@@ -29,6 +29,7 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
 const SYNC_SLICE_MS = 20;
 /** An isolate whose heap is fuller than this after a call is replaced before the next one. */
 const HEAP_RECYCLE_RATIO = 0.7;
+const HEAP_CHECK_EVERY = 16;
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   assertIsolatedVmVersion();
@@ -91,7 +92,9 @@ class AppPool implements AppRuntime {
 
   private release(s: Sandbox): void {
     const stale = this.all.get(s) !== this.generation;
-    if (s.disposed || stale || this.closed || s.calls_ >= this.pool.recycleAfterCalls || s.heapUsedRatio() > HEAP_RECYCLE_RATIO) {
+    // Heap statistics cost a few microseconds: look every HEAP_CHECK_EVERY calls.
+    const heapFull = s.calls_ % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
+    if (s.disposed || stale || this.closed || s.calls_ >= this.pool.recycleAfterCalls || heapFull) {
       s.dispose();
       this.all.delete(s);
       const next = this.waiting.shift();

@@ -182,12 +182,6 @@ export class Sandbox {
         finished: false,
       };
       this.calls.set(id, call);
-      call.timers.add(
-        setTimeout(() => {
-          this.fail(call, callError("timeout", `execution time limit exceeded (${limits.wallTimeMs} ms)`));
-          this.dispose();
-        }, limits.wallTimeMs),
-      );
       const runArgs = () => [typeof target === "string" ? target : target.derefInto(), id, argsText, meta];
       // Slice one, synchronous.
       let overran = false;
@@ -198,6 +192,8 @@ export class Sandbox {
         else if (this.isTenantRejection(e)) this.noteRejection(call, e);
         else return this.sliceFailed(call, e);
       }
+      // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
+      if (!call.finished && !call.outcome) this.armDeadline(call);
       if (overran && !call.finished) {
         // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
         call.queued = [];
@@ -213,6 +209,16 @@ export class Sandbox {
       call.mode = "async";
       this.afterSlice(call);
     });
+  }
+
+  private armDeadline(call: ActiveCall): void {
+    const left = call.limits.wallTimeMs - (performance.now() - call.wallStart);
+    call.timers.add(
+      setTimeout(() => {
+        this.fail(call, callError("timeout", `execution time limit exceeded (${call.limits.wallTimeMs} ms)`));
+        this.dispose();
+      }, Math.max(0, left)),
+    );
   }
 
   private cpuLeft(call: ActiveCall): number {
