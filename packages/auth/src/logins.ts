@@ -13,7 +13,7 @@ import {
   hashApiKey,
   hashPassword,
   safeEqual,
-  verifyPassword,
+  VerifiedPasswords,
 } from "./secrets.js";
 import { hex, type ApiKeyDoc, type AuthDb, type CredentialDoc, type UserDoc } from "./store.js";
 import type { UserIdentity } from "./types.js";
@@ -44,6 +44,7 @@ export class Logins {
   private readonly jwt = new Map<string, CustomJwtVerifier>();
   /** sha256(key) -> server key name. */
   private readonly serverKeys = new Map<string, string>();
+  private readonly passwords: VerifiedPasswords;
 
   constructor(
     private readonly db: AuthDb,
@@ -54,6 +55,7 @@ export class Logins {
     private readonly runFunction?: (name: string, args: unknown[]) => Promise<unknown>,
     private readonly onUserCreated?: (user: UserDoc) => Promise<void>,
   ) {
+    this.passwords = new VerifiedPasswords(now);
     for (const p of providers.values())
       if (p.type === "custom-token") this.jwt.set(p.name, new CustomJwtVerifier(p, appId, now));
     for (const [name, value] of secrets)
@@ -106,7 +108,7 @@ export class Logins {
       await burnPasswordCheck(password);
       throw invalidPassword();
     }
-    if (!(await verifyPassword(password, cred.hash))) throw invalidPassword();
+    if (!(await this.passwords.verify(name, password, cred.hash))) throw invalidPassword();
     if (cred.status !== "confirmed") throw new AuthError(401, "AuthError", "confirmation required");
     const identity: UserIdentity = { id: cred.identity_id, provider_type: "local-userpass", provider_id: provider.name, data: { email: name } };
     return (await this.resolve(`local-userpass:${name}`, identity, "normal", true))!;

@@ -163,6 +163,9 @@ export class AuthDb {
 
   /** Refreshes an identity's metadata on login (App Services re-reads provider metadata every login). */
   async updateIdentityData(user: UserDoc, identity: UserIdentity): Promise<UserDoc> {
+    // Endpoint requests authenticate on every call: write only when the metadata really changed.
+    const current = user.identities.find((i) => i.id === identity.id && i.provider_type === identity.provider_type);
+    if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(identity.data ?? {})) return user;
     const identities = user.identities.map((i) =>
       i.id === identity.id && i.provider_type === identity.provider_type ? identity : i,
     );

@@ -2,6 +2,7 @@
  * Access and refresh tokens (spec §6, C145): HS256 JWTs signed with the app's own key.
  */
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { createSecretKey, type KeyObject } from "node:crypto";
 import type { UserIdentity } from "./types.js";
 
 export const ACCESS_TOKEN_SECONDS = 30 * 60;
@@ -36,10 +37,15 @@ export interface TokenInput {
 }
 
 export class TokenSigner {
+  /** Imported once: handing jose raw bytes re-imports the key on every sign and verify. */
+  private readonly key: KeyObject;
+
   constructor(
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.key = createSecretKey(key);
+  }
 
   private seconds(): number {
     return Math.floor(this.now() / 1000);

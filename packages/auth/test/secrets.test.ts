@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkPassword, generateApiKey, hashApiKey, hashPassword, safeEqual, verifyPassword } from "../src/secrets.js";
+import { checkPassword, generateApiKey, hashApiKey, hashPassword, safeEqual, VerifiedPasswords, verifyPassword } from "../src/secrets.js";
 
 describe("passwords", () => {
   it("hashes with a per-user salt and verifies only the right password", async () => {
@@ -36,5 +36,25 @@ describe("API keys", () => {
     expect(safeEqual("abc", "abc")).toBe(true);
     expect(safeEqual("abc", "abd")).toBe(false);
     expect(safeEqual("abc", "abcd")).toBe(false);
+  });
+});
+
+describe("VerifiedPasswords", () => {
+  it("skips scrypt for a repeated correct password, never caches failures, and forgets on a new hash or after the TTL", async () => {
+    let t = 0;
+    const cache = new VerifiedPasswords(() => t, 1000);
+    const hash = await hashPassword("Pa55w0rd!");
+    expect(await cache.verify("bob", "Pa55w0rd!", hash)).toBe(true);
+    const started = performance.now();
+    expect(await cache.verify("bob", "Pa55w0rd!", hash)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(20); // a cache hit costs an HMAC, not an scrypt
+    expect(await cache.verify("bob", "wrong-one", hash)).toBe(false);
+    expect(await cache.verify("alice", "Pa55w0rd!", hash)).toBe(true); // another name is its own entry
+    const changed = await hashPassword("N3wPassw0rd");
+    expect(await cache.verify("bob", "Pa55w0rd!", changed)).toBe(false);
+    t = 1001;
+    expect(await cache.verify("bob", "Pa55w0rd!", hash)).toBe(true); // expired: checked again, still right
+    for (const damaged of ["scrypt$1$1$1$AAAA$AAAA", "scrypt$3$8$1$AAAA$AAAA", "scrypt$x$y$z$AAAA$AAAA", "bcrypt$whatever"])
+      expect(await verifyPassword("Pa55w0rd!", damaged)).toBe(false);
   });
 });
