@@ -9,7 +9,7 @@ import type { AppRuntime, HostBridge } from "@restitch/runtime";
 import { errors, HttpError } from "./errors.js";
 
 export async function checkCanEvaluate(
-  endpoint: EndpointDef,
+  endpoint: Pick<EndpointDef, "canEvaluate" | "route" | "functionName">,
   ctx: Omit<ExpressionContext, "callFunction">,
   runtime: AppRuntime,
   bridge: HostBridge,

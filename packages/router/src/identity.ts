@@ -14,12 +14,17 @@ export interface RequestAuthenticator {
     createUserOnAuth: boolean;
     fetchCustomUserData: boolean;
     remoteAddress?: string;
+    /** Legacy webhooks (run_as_authed_user): credentials sent as JSON body fields. */
+    bodyCredentials?: Record<string, unknown>;
   }): Promise<{ ok: true; user: object } | { ok: false; status: number; error: string; errorCode: string }>;
   getUser(id: string, options?: { fetchCustomUserData?: boolean }): Promise<object | null>;
 }
 
+/** The run-as settings resolveIdentity reads: an endpoint's, or a webhook's / the Data API's shaped alike. */
+export type RunAsSettings = Pick<EndpointDef, "route" | "runAsSystem" | "runAsUserId" | "runAsUserIdScriptSource" | "createUserOnAuth" | "fetchCustomUserData">;
+
 export interface IdentityInput {
-  endpoint: EndpointDef;
+  endpoint: RunAsSettings;
   ctx: AppContext;
   runtime: AppRuntime;
   auth: RequestAuthenticator | undefined;
@@ -29,6 +34,8 @@ export interface IdentityInput {
   /** The function's request argument: the script auth function receives it too. */
   requestArg: unknown;
   contextRequest: Record<string, unknown>;
+  /** Legacy webhooks: the JSON body, where credentials may be sent instead of headers. */
+  bodyCredentials?: Record<string, unknown>;
 }
 
 export async function resolveIdentity(input: IdentityInput): Promise<Identity> {
@@ -53,6 +60,7 @@ export async function resolveIdentity(input: IdentityInput): Promise<Identity> {
     createUserOnAuth: ep.createUserOnAuth,
     fetchCustomUserData: ep.fetchCustomUserData,
     remoteAddress: input.remoteAddress,
+    ...(input.bodyCredentials ? { bodyCredentials: input.bodyCredentials } : {}),
   });
   if (!r.ok) throw new HttpError(r.status, r.errorCode, r.error);
   return userIdentity("", r.user as Record<string, unknown>);

@@ -28,9 +28,14 @@ export interface RespondInput {
   recorded: RecordedResponse | undefined;
   respondResult: boolean;
   format: ResponseFormat;
+  /**
+   * Legacy incoming webhooks (§5.4 legacy column): a status set without a body sends no body (C65), and
+   * the canonical EJSON result goes out as application/json.
+   */
+  legacyWebhook?: boolean;
 }
 
-export function buildResponse({ value, recorded, respondResult, format }: RespondInput): Response {
+export function buildResponse({ value, recorded, respondResult, format, legacyWebhook }: RespondInput): Response {
   const status = recorded?.statusCode;
   if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 599)) {
     throw new HttpError(400, "FunctionExecutionError", `response.setStatusCode: ${status} is not a valid HTTP status (200–599)`);
@@ -52,9 +57,9 @@ export function buildResponse({ value, recorded, respondResult, format }: Respon
   if (recorded?.body !== undefined) {
     body = recorded.body; // C14/C21: an explicit body wins over the return value
     finalStatus = status ?? 200;
-  } else if (respondResult) {
+  } else if (respondResult && !(legacyWebhook && status !== undefined)) {
     body = serialize(value, format); // C13, and C15 (status set, value still sent)
-    if (!headers.has("content-type")) headers.set("content-type", CONTENT_TYPE[format]);
+    if (!headers.has("content-type")) headers.set("content-type", legacyWebhook ? "application/json" : CONTENT_TYPE[format]);
     finalStatus = status ?? 200;
   } else {
     finalStatus = status ?? 204; // C16/C17: no return-value body

@@ -17,6 +17,8 @@ import { contextRequest, headersToArrays, parseQuery, plainAddress, requestArgum
 import { buildResponse, responseFormat } from "./respond.js";
 import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
 import { validateRequest } from "./validation.js";
+import { dataApiHandler } from "./data-api.js";
+import { webhookHandler } from "./webhooks.js";
 
 export interface ServerLimits {
   /** Request body bytes (default 18 MiB, the App Services request limit). */
@@ -121,6 +123,10 @@ export function createServer(options: CreateServerOptions): RestitchServer {
 
   for (const a of options.auth?.values() ?? []) if (a.routes) hono.route("/api/client/v2.0", a.routes);
 
+  // Legacy webhooks and the Data API, before the generic endpoint route that would otherwise take /data/….
+  const serving = { app: (id: string) => apps.get(id), limits, callLimits: options.callLimits, onCall: options.onCall };
+  hono.all("/api/client/v2.0/app/:appId/service/:service/incoming_webhook/:webhook", webhookHandler(serving));
+  hono.all("/app/:appId/endpoint/data/:version/action/:action", dataApiHandler(serving));
   hono.all("/app/:appId/endpoint/*", (c) => handleEndpoint(c));
 
   async function handleEndpoint(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {

@@ -1,0 +1,73 @@
+/**
+ * What legacy webhooks and the Data API share before their own logic: the app lookup, the header-count
+ * and body limits, the parsed query and the header arrays — the same steps, in the same order, as the
+ * custom endpoint handler in server.ts.
+ */
+import type { HttpBindings } from "@hono/node-server";
+import type { AppRuntime, Limits } from "@restitch/runtime";
+import type { Context } from "hono";
+import type { AppContext } from "./bridge.js";
+import { readBody } from "./body.js";
+import { errors } from "./errors.js";
+import type { RequestAuthenticator } from "./identity.js";
+import { headersToArrays, parseQuery, plainAddress, type ParsedQuery } from "./request.js";
+import type { CallLogEntry, ServerLimits } from "./server.js";
+
+export type HonoContext = Context<{ Bindings: HttpBindings }>;
+
+/** One served app, as server.ts prepares it. */
+export interface ServedApp {
+  ctx: AppContext;
+  runtime: AppRuntime;
+  auth: RequestAuthenticator | undefined;
+}
+
+/** What the webhook and Data API handlers need from the server that mounts them. */
+export interface Serving {
+  app(appId: string): ServedApp | undefined;
+  limits: ServerLimits;
+  callLimits?: Partial<Limits> | undefined;
+  onCall?: ((entry: CallLogEntry) => void) | undefined;
+}
+
+export interface Incoming {
+  raw: Request;
+  body: Uint8Array | undefined;
+  parsed: ParsedQuery;
+  /** Lower-case name -> values (what auth reads). */
+  lowerHeaders: Record<string, string[]>;
+  /** Canonical name (`Content-Type`) -> values (what functions see). */
+  headers: Record<string, string[]>;
+  remoteIPAddress: string;
+}
+
+export function servedApp(serving: Serving, appId: string): ServedApp {
+  const entry = serving.app(appId);
+  if (!entry) throw errors.appNotFound(appId);
+  return entry;
+}
+
+/** Reads the request within the server's limits; throws the same HttpErrors as custom endpoints. */
+export async function readIncoming(c: HonoContext, limits: ServerLimits): Promise<Incoming> {
+  const incoming = c.env?.incoming;
+  if (incoming && incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
+  const raw = c.req.raw;
+  const body = await readBody(raw, limits.maxBodyBytes);
+  const q = raw.url.indexOf("?");
+  const parsed = parseQuery(q < 0 ? "" : raw.url.slice(q + 1));
+  const lowerHeaders: Record<string, string[]> = incoming ? { ...(incoming.headersDistinct as Record<string, string[]>) } : {};
+  if (!incoming) raw.headers.forEach((v, k) => (lowerHeaders[k] ??= []).push(v));
+  return {
+    raw,
+    body,
+    parsed,
+    lowerHeaders,
+    headers: headersToArrays(lowerHeaders, raw.headers),
+    remoteIPAddress: plainAddress(incoming?.socket.remoteAddress),
+  };
+}
+
+/** Puts `secret` back into the query when it was not the validation secret (as custom endpoints do). */
+export function restoreQuerySecret(parsed: ParsedQuery, validatedByQuery: boolean): void {
+  if (parsed.secret !== undefined && !validatedByQuery) parsed.query.secret = parsed.secret;
+}
