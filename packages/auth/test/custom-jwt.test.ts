@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { CustomJwtVerifier } from "../src/custom-jwt.js";
@@ -153,5 +155,23 @@ describe("custom JWT verification", () => {
     const token = await new SignJWT(good).setProtectedHeader({ alg: "RS256" }).sign(privateKey);
     expect((await v.verify(token)).sub).toBe("user-1");
     await expect(v.verify(await sign(good))).rejects.toThrow(/algorithm must be RS256/);
+  });
+
+  it("RS256 through a JWK set fetched from jwkURI (kid selects the key)", async () => {
+    const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const jwk = { ...publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" };
+    const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+      const provider = tokenProvider({ config: { signingAlgorithm: "RS256", useJWKURI: true, jwkURI: uri }, secretConfig: {} }, {});
+      const v = new CustomJwtVerifier(provider, APP_ID, () => now);
+      const token = await new SignJWT(good).setProtectedHeader({ alg: "RS256", kid: "k1" }).sign(privateKey);
+      expect((await v.verify(token)).sub).toBe("user-1");
+      const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+      await expect(v.verify(await new SignJWT(good).setProtectedHeader({ alg: "RS256", kid: "k1" }).sign(other))).rejects.toThrow(/invalid/);
+    } finally {
+      server.close();
+    }
   });
 });
