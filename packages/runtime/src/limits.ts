@@ -15,6 +15,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxCallDepth: 32,
 });
 
+/** Below this an isolate cannot hold the bson library and the prelude. */
+export const MIN_MEMORY_MB = 32;
+
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
 
 /** Merge overrides over a base, refusing values that are not positive finite numbers. */
@@ -27,6 +30,9 @@ export function resolveLimits(base: Limits, ...overrides: (Partial<Limits> | und
       if (v === undefined) continue;
       if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
         throw new RangeError(`limits.${k} must be a positive number, got ${String(v)}`);
+      }
+      if (k === "memoryMb" && v < MIN_MEMORY_MB) {
+        throw new RangeError(`limits.memoryMb must be at least ${MIN_MEMORY_MB} (the App Services globals need that much), got ${v}`);
       }
       out[k] = v;
     }

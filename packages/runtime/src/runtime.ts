@@ -134,10 +134,15 @@ class AppPool implements AppRuntime {
     // A call that asks for another heap size than the pool's gets an isolate of its own.
     const dedicated = limits.memoryMb !== this.limits.memoryMb;
     let sandbox: Sandbox | null;
-    if (dedicated) sandbox = new Sandbox({ memoryMb: limits.memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
-    else {
-      const got = this.acquire();
-      sandbox = got instanceof Promise ? await got : got;
+    try {
+      if (dedicated) sandbox = new Sandbox({ memoryMb: limits.memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
+      else {
+        const got = this.acquire();
+        sandbox = got instanceof Promise ? await got : got;
+      }
+    } catch (e) {
+      // An isolate that cannot even bootstrap (e.g. its heap is too small for the app's functions).
+      return fail("crashed", `could not start an isolate: ${(e as Error).message}`);
     }
     if (!sandbox) return fail(this.closed ? "closed" : "overloaded", this.closed ? `app ${this.id} is closed` : `app ${this.id} is overloaded: ${this.pool.maxIsolates} calls running and ${this.pool.maxQueue} waiting`);
     try {
