@@ -1,14 +1,16 @@
 /** The restitch command. bin/restitch.js calls main(argv) with --no-node-snapshot in place. */
 import { AppConfigError, formatProblem } from "@restitch/config";
 import { USAGE, UsageError } from "./args.js";
+import { bench } from "./bench.js";
 import { check } from "./check.js";
 import { run } from "./run.js";
 import { serve } from "./serve.js";
 
 export { startServer, type StartServerOptions, type RunningServer } from "./server.js";
 export { endpointTable } from "./check.js";
+export { benchTable, load, median, processTree, startServe, stopServe, treeUsage, watchServer, type BenchRow, type LoadOptions, type LoadResult } from "./bench.js";
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve, check, run };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve, check, run, bench };
 
 /** Runs one command and sets process.exitCode: 0 ok, 1 failure (invalid app, function error), 2 usage error. */
 export async function main(argv: string[]): Promise<void> {
