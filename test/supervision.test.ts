@@ -42,7 +42,7 @@ const app = () =>
     appId: "sup-abcde",
     functions: {
       hello: "exports = () => ({ ok: true });",
-      slow: "exports = () => new Promise((r) => setTimeout(() => r('slow done'), 5000));",
+      slow: "exports = () => new Promise((r) => setTimeout(() => r('slow done'), 3000));",
     },
     endpoints: [
       { route: "/hello", http_method: "GET", function_name: "hello" },
@@ -109,11 +109,27 @@ describe("supervised worker processes", () => {
     expect(results.every((x) => x === 200)).toBe(true);
   }, 30_000);
 
-  it("SIGTERM drains and stops the whole service", async () => {
+  it("SIGTERM lets in-flight calls finish, then stops the whole service", async () => {
     const dir = await app();
     const s = await serve(dir, ["--workers", "1"]);
+    const inFlight = fetch(`${s.url}/app/sup-abcde/endpoint/slow`).then(async (r) => [r.status, await r.text()]);
+    await new Promise((r) => setTimeout(r, 500));
     const exited = new Promise<number | null>((r) => s.child.on("exit", (code) => r(code)));
     s.child.kill("SIGTERM");
+    expect(await inFlight).toEqual([200, '"slow done"']);
     expect(await exited).toBe(0);
+  }, 30_000);
+
+  it("SIGTERM while the workers are still starting stops cleanly", async () => {
+    const dir = await app();
+    const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0", "--workers", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(err).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Unhandled/);
   }, 30_000);
 });

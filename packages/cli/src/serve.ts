@@ -99,12 +99,10 @@ async function supervise(workers: number, app: AppModel, port: number, host: str
   });
   const a = supervisor.address;
   const url = `http://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
-  const n = app.endpoints.length;
-  console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
-  return new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) process.exit(1);
+      if (stopping) return; // the same signal may come from the bin wrapper and from the terminal
       stopping = true;
       console.error(`restitch: ${signal}: draining workers…`);
       supervisor.stop().then(() => resolve(0));
@@ -112,4 +110,9 @@ async function supervise(workers: number, app: AppModel, port: number, host: str
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
+  // Signals are handled from here on, even while the workers are still starting.
+  await Promise.race([supervisor.ready, stopped]);
+  const n = app.endpoints.length;
+  console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  return stopped;
 }

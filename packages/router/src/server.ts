@@ -218,6 +218,11 @@ export function createServer(options: CreateServerOptions): RestitchServer {
         connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.requestTimeoutMs / 4)),
       },
     }) as Server;
+    const sockets = new Set<import("node:net").Socket>();
+    server.on("connection", (socket: import("node:net").Socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
     // One header over the limit must still be seen to be refused (Node drops the excess silently).
     server.maxHeadersCount = limits.maxHeaderCount + 1;
     server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
@@ -250,15 +255,15 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       server,
       close: () =>
         (closing ??= (async () => {
-          let done = false;
-          const closed = new Promise<void>((resolve) => server.close(() => resolve())).then(() => (done = true));
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
           // Handlers are done, but their responses may still be writing: close connections as they go
-          // idle, and cut the rest only after a grace period.
+          // idle, and cut the rest only after a grace period. Sockets are counted here, not by the
+          // server: a supervised worker is handed connections it never accepted itself.
           const deadline = Date.now() + DRAIN_GRACE_MS;
-          while (!done && Date.now() < deadline) {
+          while (sockets.size > 0 && Date.now() < deadline) {
             server.closeIdleConnections();
-            await Promise.race([closed, new Promise((r) => setTimeout(r, 25))]);
+            await new Promise((r) => setTimeout(r, 25));
           }
           server.closeAllConnections();
           await closed;

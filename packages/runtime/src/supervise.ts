@@ -39,6 +39,8 @@ export type SupervisorEvent =
 export interface Supervisor {
   /** Where the supervisor listens. */
   address: { host: string; port: number };
+  /** Resolves when the initial workers are ready (connections wait until then). */
+  ready: Promise<void>;
   /** Pids of the workers that are ready. */
   pids(): number[];
   /** Stop accepting, ask every worker to drain and stop; resolves when all have exited. */
@@ -54,7 +56,7 @@ export function isWorkerProcess(): boolean {
 
 /**
  * In the supervising process: listen, fork the workers (each re-runs this program with the same
- * arguments and execArgv) and keep them running. Resolves once the initial workers are ready.
+ * arguments and execArgv) and keep them running. Resolves once listening; `ready` once the workers are.
  */
 export async function superviseWorkers(options: SuperviseOptions): Promise<Supervisor> {
   if (isWorkerProcess()) throw new Error("superviseWorkers() runs in the supervising process only");
@@ -162,13 +164,14 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
         }, checkIntervalMs);
 
   for (let i = 0; i < target; i++) spawnWorker();
-  await initialReady;
   const addr = server.address() as net.AddressInfo;
   return {
     address: { host: addr.address, port: addr.port },
+    ready: initialReady,
     pids: () => ready.filter((w) => !leaving.has(w)).map((w) => w.pid ?? 0),
     stop: async () => {
       stopping = true;
+      allReady(); // nobody waits for workers that will not come
       if (monitor) clearInterval(monitor);
       server.close();
       for (const s of waiting.splice(0)) s.destroy();
@@ -219,16 +222,21 @@ export function attachWorker(hooks: WorkerHooks): () => void {
   });
   // If the supervisor dies, do not linger as an orphan.
   process.on("disconnect", stop);
-  process.send!(MSG.ready);
+  send(MSG.ready);
   let calls = 0;
   let asked = false;
   return () => {
     calls++;
     if (!asked && hooks.recycleAfterCalls !== undefined && calls >= hooks.recycleAfterCalls) {
       asked = true;
-      process.send?.(MSG.recycleMe);
+      send(MSG.recycleMe);
     }
   };
+}
+
+/** Messages to a supervisor that may already be gone are dropped. */
+function send(message: string): void {
+  if (process.connected) process.send!(message, undefined, {}, () => {});
 }
 
 function rssMb(pid: number): number | undefined {
