@@ -7,6 +7,7 @@ export default defineConfig({
     pool: "forks",
     execArgv: ["--no-node-snapshot"],
     testTimeout: 30_000,
+    reporters: ["default", "./test/summary-reporter.ts"],
     hookTimeout: 60_000,
   },
 });
