@@ -80,8 +80,10 @@ describe("hostile handlers", () => {
 
   it("a memory bomb gets an error response and the next request is served", async () => {
     const r = await call(`${s.base}/bomb`);
-    expect(r.status).toBe(400);
-    expect(r.json().error_code).toBe("FunctionExecutionError");
+    // Near its heap limit V8 collects garbage again and again; on a loaded machine the wall clock can
+    // run out first. Either way the call ends with its error (the runtime's tests pin the memory kind).
+    expect([400, 500]).toContain(r.status);
+    expect(["FunctionExecutionError", "ExecutionTimeLimitExceeded"]).toContain(r.json().error_code);
     await stillServing();
   });
 });

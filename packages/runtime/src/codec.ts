@@ -15,8 +15,14 @@ export interface Codec {
   decode(text: string): unknown;
 }
 
+/** Base64 <-> bytes; the host passes Buffer-based ones, the guest its own (a bare realm has no fast atob). */
+export interface ByteHelpers {
+  base64ToBytes(b64: string): Uint8Array;
+  bytesToBase64(bytes: Uint8Array): string;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function makeCodec(BSON: any): Codec {
+export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
   const NUM_TAG = "$__num"; // NaN, ±Infinity and -0 as plain numbers (JSON has no spelling for them)
   const UNDEF_TAG = "$__undefined";
 
@@ -36,7 +42,7 @@ export function makeCodec(BSON: any): Codec {
     }
     if (original instanceof RegExp) return { $regex: original.source, $options: original.flags };
     if (original instanceof Uint8Array) {
-      return { $binary: { base64: new BSON.Binary(original).toString("base64"), subType: "00" } };
+      return { $binary: { base64: bytes.bytesToBase64(original), subType: "00" } };
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const v = original as any;
@@ -46,7 +52,7 @@ export function makeCodec(BSON: any): Codec {
       case "ObjectId":
         return { $oid: v.toHexString() };
       case "Binary":
-        return { $binary: { base64: v.toString("base64"), subType: v.sub_type.toString(16).padStart(2, "0") } };
+        return { $binary: { base64: bytes.bytesToBase64(v.buffer.subarray(0, v.position)), subType: v.sub_type.toString(16).padStart(2, "0") } };
       case "Decimal128":
         return { $numberDecimal: v.toString() };
       case "Timestamp":
@@ -101,7 +107,7 @@ export function makeCodec(BSON: any): Codec {
         return new Date(typeof v === "number" ? v : NaN);
       case "$binary": {
         const b = v as { base64: string; subType: string };
-        return BSON.Binary.createFromBase64(b.base64, hexToSubtype(b.subType));
+        return new BSON.Binary(bytes.base64ToBytes(b.base64), hexToSubtype(b.subType));
       }
       case "$numberDecimal":
         return BSON.Decimal128.fromString(v);
@@ -153,3 +159,9 @@ export function makeCodec(BSON: any): Codec {
     },
   };
 }
+
+/** The host's byte helpers (Node's Buffer). */
+export const hostBytes: ByteHelpers = {
+  base64ToBytes: (b64) => Buffer.from(b64, "base64"),
+  bytesToBase64: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64"),
+};

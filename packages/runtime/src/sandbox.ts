@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import ivm from "isolated-vm";
 import * as BSON from "bson";
-import { makeCodec } from "./codec.js";
+import { hostBytes, makeCodec } from "./codec.js";
 import { guestPrelude } from "./guest/prelude.js";
 import { guestPolyfills } from "./guest/polyfills.js";
 import { guestModules } from "./guest/modules.js";
@@ -19,7 +19,7 @@ import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
-const codec = makeCodec(BSON);
+const codec = makeCodec(BSON, hostBytes);
 const require = createRequire(import.meta.url);
 const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${readFileSync(require.resolve("bson").replace(/bson\.cjs$/, "bson.bundle.js"), "utf8")}\nreturn BSON;\n})();`;
 
@@ -90,7 +90,7 @@ export class Sandbox {
     g.setSync("__restitch_host_done", new ivm.Callback((id: number, kind: string, value: string, logs: string, response: string) => this.onDone(id, kind, value, logs, response)));
     compile(this.isolate, `(${guestPolyfills.toString()})(__restitch_host_sync)`, "restitch-internal:polyfills").runSync(this.context);
     compile(this.isolate, BSON_BUNDLE, "restitch-internal:bson").runSync(this.context);
-    const prelude = `(${guestPrelude.toString()})({ sync: __restitch_host_sync, start: __restitch_host_start, done: __restitch_host_done }, __restitch_bson, ${makeCodec.toString()}, ${JSON.stringify(options.serviceClients)}, ${JSON.stringify(`(${guestModules.toString()})`)})`;
+    const prelude = `(${guestPrelude.toString()})({ sync: __restitch_host_sync, start: __restitch_host_start, done: __restitch_host_done }, __restitch_bson, ${makeCodec.toString()}, ${JSON.stringify(options.serviceClients)}, ${JSON.stringify(`(${guestModules.toString()})`)}, __restitch_bytes)`;
     const entries = compile(this.isolate, prelude, "restitch-internal:prelude").runSync(this.context, { reference: true }) as ivm.Reference<Record<string, unknown>>;
     this.runRef = entries.getSync("run", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
     this.settleRef = entries.getSync("settle", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;

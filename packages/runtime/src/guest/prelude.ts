@@ -11,9 +11,9 @@
  *   __restitch_host.done(callId, kind, value, logsJson, responseJson)          (a call finished)
  * Returns the entry points the host keeps References to: {run, settle, define}.
  */
-export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClientSources: Record<string, string>, modulesSource: string): any {
+export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClientSources: Record<string, string>, modulesSource: string, bytes: any): any {
   "use strict";
-  const codec = makeCodec(BSON);
+  const codec = makeCodec(BSON, bytes);
   const hostSync = host.sync;
   const hostStart = host.start;
   const hostDone = host.done;
@@ -83,16 +83,17 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     return Binary.createFromHexString(hex, subType || 0);
   };
   Binary.fromBase64 = function (b64, subType) {
-    return Binary.createFromBase64(b64, subType || 0);
+    return new Binary(bytes.base64ToBytes(b64), subType || 0);
   };
   Binary.prototype.toHex = function () {
     return this.toString("hex");
   };
   Binary.prototype.toBase64 = function () {
-    return this.toString("base64");
+    return bytes.bytesToBase64(this.buffer.subarray(0, this.position));
   };
+  const utf8 = new TextDecoder();
   Binary.prototype.text = function () {
-    return this.toString("utf8");
+    return utf8.decode(this.buffer.subarray(0, this.position));
   };
   const BSONglobal = {};
   for (const name of ["ObjectId", "BSONRegExp", "Binary", "MaxKey", "MinKey", "Int32", "Long", "Double", "Decimal128", "Timestamp", "Code", "DBRef", "UUID", "BSONSymbol"]) {
@@ -170,7 +171,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   function encodeResponse(rec) {
     let body = null;
     if (typeof rec.body === "string") body = { text: rec.body };
-    else if (rec.body) body = { base64: rec.body.toString("base64") };
+    else if (rec.body) body = { base64: bytes.bytesToBase64(rec.body.buffer.subarray(0, rec.body.position)) };
     return JSONstringify({ statusCode: rec.statusCode === undefined ? null : rec.statusCode, headers: rec.headers, body });
   }
 
