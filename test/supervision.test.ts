@@ -11,8 +11,19 @@ import { writeApp } from "./helpers/app.js";
 const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
 const children: ChildProcess[] = [];
 
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
+afterEach(async () => {
+  // SIGTERM lets the supervisor remove its temporary data directory; SIGKILL if it does not stop.
+  await Promise.all(
+    children.splice(0).map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill("SIGKILL"), 5_000);
+          c.once("exit", () => (clearTimeout(t), resolve()));
+          c.kill("SIGTERM");
+        }),
+    ),
+  );
 });
 
 async function serve(appDir: string, args: string[], env: Record<string, string> = {}) {
@@ -107,6 +118,33 @@ describe("supervised worker processes", () => {
     expect(s.pids).toHaveLength(2);
     const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/app/sup-abcde/endpoint/hello`).then((r) => r.status)));
     expect(results.every((x) => x === 200)).toBe(true);
+  }, 30_000);
+
+  it("without --data-dir, every worker sees the same data, and it outlives a worker", async () => {
+    const dir = await writeApp({
+      appId: "mem-abcde",
+      functions: {
+        add: "exports = async (req) => (await context.services.get('mongodb-atlas').db('d').collection('c').insertOne({ n: 1 })).insertedId;",
+        count: "exports = () => context.services.get('mongodb-atlas').db('d').collection('c').count({});",
+      },
+      endpoints: [
+        { route: "/add", http_method: "POST", function_name: "add" },
+        { route: "/count", http_method: "GET", function_name: "count" },
+      ],
+      dataSources: { "mongodb-atlas": {} },
+    });
+    const s = await serve(dir, ["--workers", "2"]);
+    const base = `${s.url}/app/mem-abcde/endpoint`;
+    for (let i = 0; i < 3; i++) expect((await fetch(`${base}/add`, { method: "POST" })).status).toBe(200);
+    const counts = await Promise.all(Array.from({ length: 8 }, () => fetch(`${base}/count`).then((r) => r.json())));
+    expect(counts).toEqual(Array(8).fill(3));
+    process.kill(s.pids[0]!, "SIGKILL");
+    const after = await until(async () => {
+      const r = await fetch(`${base}/count`);
+      if (r.status !== 200) throw new Error(`status ${r.status}`);
+      return r.json();
+    }, 10_000);
+    expect(after).toBe(3);
   }, 30_000);
 
   it("SIGTERM lets in-flight calls finish, then stops the whole service", async () => {

@@ -1,8 +1,15 @@
 /** `restitch serve`: start, print the URL, and drain in-flight calls on SIGINT/SIGTERM. */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { loadApp, type AppModel } from "@restitch/config";
 import { attachWorker, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { startServer } from "./server.js";
+
+/** Set by a supervisor for its workers when the data is "in memory": their shared store's directory. */
+const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
 
 /** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
 const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
@@ -35,12 +42,21 @@ export async function serve(argv: string[]): Promise<number> {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
     const secrets = stringOption(values.secrets);
     const app = await loadApp(positionals[0]!, secrets ? { secretsFile: secrets } : {});
-    return supervise(workers, app, port, host);
+    // Without --data-dir or --mongodb-uri the data must still outlive any one worker (restarts,
+    // recycling) and be the same in every worker: they share a store in a directory this process
+    // owns, in memory where /dev/shm exists, removed when the server stops.
+    const ephemeral = !stringOption(values["data-dir"]) && !stringOption(values["mongodb-uri"]) ? await mkdtemp(path.join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "restitch-data-")) : undefined;
+    if (ephemeral) process.env[EPHEMERAL_DATA_DIR] = ephemeral;
+    try {
+      return await supervise(workers, app, port, host);
+    } finally {
+      if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
+    }
   }
+  const worker = isWorkerProcess();
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
-  const dataDir = stringOption(values["data-dir"]);
-  const worker = isWorkerProcess();
+  const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
   const running = await startServer({
     appDir: positionals[0]!,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
