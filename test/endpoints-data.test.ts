@@ -22,11 +22,33 @@ describe.each(backends)("data through endpoints (%s backend)", (backend, uri) =>
             const { insertedId } = await c.insertOne(JSON.parse(request.body.text()));
             return { insertedId, found: await c.findOne({ _id: insertedId }), none: await c.findOne({ nomatch: 1 }) };
           };`,
+          // Seed 000 and seed 001 example functions, verbatim but for the database name.
+          seed000: `exports = async function (request, response) {
+  // 1. Parse the incoming request
+  const bodyJson = JSON.parse(request.body.text());
+  // 2. Run the endpoint logic
+  await context.services
+    .get("mongodb-atlas")
+    .db("myDb")
+    .collection("myCollection")
+    .insertOne({ date: new Date(), requestBody: bodyJson });
+  // 3. Configure the response
+  response.setBody("Request was successful");
+}`.replace('"myDb"', JSON.stringify(dbName)),
+          seed001: `exports = async function MyCustomEndpoint(request, response) { try { // 1. Parse data from the incoming request
+ if (request.body === undefined) { throw new Error(\`Request body was not defined.\`); } const body = JSON.parse(request.body.text()); // 2. Handle the request
+ const { insertedId } = await context.services .get("mongodb-atlas") .db("myDb") .collection("myCollection") .insertOne({ date: new Date(), requestBody: body }); // 3. Configure the response
+ response.setStatusCode(201); // tip: You can also use EJSON.stringify instead of JSON.stringify.
+ response.setBody( JSON.stringify({ insertedId, message: "Successfully saved the request body", }) ); } catch (error) { response.setStatusCode(400); response.setBody(error.message); } };`.replace('"myDb"', JSON.stringify(dbName)),
+          seedDocs: `exports = () => context.services.get("mongodb-atlas").db(${JSON.stringify(dbName)}).collection("myCollection").find({}, { _id: 0, date: 0 }).toArray();`,
           userWrite: `exports = async function () { return ${coll.replace('"e2e"', JSON.stringify(dbName))}.insertOne({ by: context.user.id }); };`,
         },
         endpoints: [
           { route: "/write", http_method: "POST", function_name: "write", run_as_system: true },
           { route: "/user-write", http_method: "POST", function_name: "userWrite", run_as_system: false },
+          { route: "/seed000", http_method: "POST", function_name: "seed000", run_as_system: true },
+          { route: "/custom", http_method: "POST", function_name: "seed001", run_as_system: true },
+          { route: "/seed-docs", http_method: "GET", function_name: "seedDocs", run_as_system: true },
         ],
         dataSources: {
           "mongodb-atlas": {
@@ -47,6 +69,20 @@ describe.each(backends)("data through endpoints (%s backend)", (backend, uri) =>
     expect(j.insertedId).toMatch(/^[0-9a-f]{24}$/);
     expect(j.found).toEqual({ _id: j.insertedId, text: "hi", n: 1 });
     expect(j.none).toBeNull();
+  });
+
+  it("the seed 000 and seed 001 example functions store the parsed body; seed 001 answers 201 with insertedId", async () => {
+    const r0 = await call(`${s.base}/seed000`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{ "message": "Hello, world!" }' });
+    expect([r0.status, r0.text]).toEqual([200, "Request was successful"]);
+    // The seed 001 curl, body as it sends it.
+    const body = '{ "type": "event", "date": "2024-01-01T00:00:00.000Z", "name": "New Year Begins", "comment": "Happy New Year!" }';
+    const r1 = await call(`${s.base}/custom`, { method: "POST", headers: { Accept: "application/json" }, body });
+    expect(r1.status).toBe(201);
+    expect(r1.json()).toEqual({ insertedId: expect.stringMatching(/^[0-9a-f]{24}$/), message: "Successfully saved the request body" });
+    const empty = await call(`${s.base}/custom`, { method: "POST" });
+    expect([empty.status, empty.text]).toEqual([400, "Request body was not defined."]);
+    const docs = (await call(`${s.base}/seed-docs`)).json();
+    expect(docs).toEqual([{ requestBody: { message: "Hello, world!" } }, { requestBody: JSON.parse(body) }]);
   });
 
   it("an authenticated user is held to the collection's rules (insert refused, function not silently run)", async () => {
