@@ -2,7 +2,7 @@
 // separate process on 127.0.0.1, warm-up first, several bounded runs, medians. Writes results/latest.{json,md,svg}.
 // Options: --quick (1 s × 1 run, smoke), --duration s (5), --runs n (3), --warmup s (2), --connections n (50),
 //          --peers a,b (names from peers/index.mjs), --no-footprint (skip cold start / memory measurements).
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { benchTable, median, watchServer } from "restitch";
 import { chartSvg } from "./chart.mjs";
 import { measureFootprint } from "./footprint.mjs";
+import { runLoad } from "./load.mjs";
 import { CORES, PEERS } from "./peers/index.mjs";
 import { ENDPOINTS, seedStore } from "./workload.mjs";
 
@@ -46,15 +47,9 @@ for (const w of wanted ?? []) {
 }
 const peers = PEERS.filter((p) => !wanted || wanted.includes(p.name));
 
-/** One autocannon run in its own process. */
+/** One autocannon run against one endpoint, in its own process. */
 function autocannon(url, ep, seconds) {
-  return new Promise((resolve, reject) => {
-    const config = { url, method: ep.method, connections, duration: seconds, ...(ep.body ? { body: ep.body, headers: ep.headers } : {}) };
-    const child = spawn(process.execPath, [join(here, "load.mjs"), JSON.stringify(config)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
-  });
+  return runLoad({ url, method: ep.method, connections, duration: seconds, ...(ep.body ? { body: ep.body, headers: ep.headers } : {}) });
 }
 
 async function measurePeer(peer, dataDir) {
