@@ -65,8 +65,10 @@ interface ActiveCall {
   outcome?: { kind: string; value: string; logs: string; response: string };
   cpuStart: bigint;
   wallStart: number;
-  finish: (r: CallResult) => void;
+  /** Set once the call has outlived its first slice and someone awaits it. */
+  finish?: (r: CallResult) => void;
   finished: boolean;
+  result?: CallResult;
 }
 
 export class Sandbox {
@@ -148,8 +150,12 @@ export class Sandbox {
     }
   }
 
-  /** Run one call. `target` is a function name defined in this isolate, or a compiled inline source. */
-  run(target: string | ivm.Reference<unknown>, file: string, args: unknown[], bridge: HostBridge, limits: Limits, httpResponse: boolean): Promise<CallResult> {
+  /**
+   * Run one call. `target` is a function name defined in this isolate, or a compiled inline source.
+   * A call that finishes in its first, synchronous slice returns its result directly (no promise), so
+   * the pool can hand the same warm isolate to the next call at once.
+   */
+  run(target: string | ivm.Reference<unknown>, file: string, args: unknown[], bridge: HostBridge, limits: Limits, httpResponse: boolean): CallResult | Promise<CallResult> {
     this.calls_++;
     const id = ++this.seq;
     const argsText = codec.encode(args);
@@ -165,50 +171,52 @@ export class Sandbox {
       environment: bridge.environment,
       services: bridge.services ? Object.fromEntries(Object.entries(bridge.services).map(([n, s]) => [n, s.type])) : undefined,
     });
-    return new Promise<CallResult>((resolve) => {
-      const call: ActiveCall = {
-        id,
-        limits,
-        bridge,
-        mode: "sync",
-        queued: [],
-        pending: 0,
-        hostCalls: 0,
-        timers: new Set(),
-        rejections: [],
-        cpuStart: this.isolate.cpuTime,
-        wallStart: performance.now(),
-        finish: resolve,
-        finished: false,
-      };
-      this.calls.set(id, call);
-      const runArgs = () => [typeof target === "string" ? target : target.derefInto(), id, argsText, meta];
-      // Slice one, synchronous.
-      let overran = false;
-      try {
-        this.runRef.applySync(undefined, runArgs(), { timeout: Math.max(1, Math.min(this.options.syncSliceMs, limits.cpuTimeMs)) });
-      } catch (e) {
-        if (this.isTimeout(e)) overran = true;
-        else if (this.isTenantRejection(e)) this.noteRejection(call, e);
-        else return this.sliceFailed(call, e);
-      }
-      // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
-      if (!call.finished && !call.outcome) this.armDeadline(call);
-      if (overran && !call.finished) {
-        // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
-        call.queued = [];
-        call.hostCalls = 0;
-        call.failure = undefined;
-        call.outcome = undefined;
-        call.mode = "async";
-        this.runRef
-          .apply(undefined, runArgs(), { timeout: this.cpuLeft(call) })
-          .then(() => this.afterSlice(call), (err) => this.afterFailedSlice(call, err));
-        return;
-      }
+    const call: ActiveCall = {
+      id,
+      limits,
+      bridge,
+      mode: "sync",
+      queued: [],
+      pending: 0,
+      hostCalls: 0,
+      timers: new Set(),
+      rejections: [],
+      cpuStart: this.isolate.cpuTime,
+      wallStart: performance.now(),
+      finished: false,
+    };
+    this.calls.set(id, call);
+    this.firstSlice(call, () => [typeof target === "string" ? target : target.derefInto(), id, argsText, meta]);
+    if (call.finished) return call.result!;
+    return new Promise<CallResult>((resolve) => (call.finish = resolve));
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private firstSlice(call: ActiveCall, runArgs: () => any[]): void {
+    let overran = false;
+    try {
+      this.runRef.applySync(undefined, runArgs(), { timeout: Math.max(1, Math.min(this.options.syncSliceMs, call.limits.cpuTimeMs)) });
+    } catch (e) {
+      if (this.isTimeout(e)) overran = true;
+      else if (this.isTenantRejection(e)) this.noteRejection(call, e);
+      else return this.sliceFailed(call, e);
+    }
+    // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
+    if (!call.finished && !call.outcome) this.armDeadline(call);
+    if (overran && !call.finished) {
+      // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
+      call.queued = [];
+      call.hostCalls = 0;
+      call.failure = undefined;
+      call.outcome = undefined;
       call.mode = "async";
-      this.afterSlice(call);
-    });
+      this.runRef
+        .apply(undefined, runArgs(), { timeout: this.cpuLeft(call) })
+        .then(() => this.afterSlice(call), (err) => this.afterFailedSlice(call, err));
+      return;
+    }
+    call.mode = "async";
+    this.afterSlice(call);
   }
 
   private armDeadline(call: ActiveCall): void {
@@ -313,9 +321,10 @@ export class Sandbox {
 
   private end(call: ActiveCall, result: CallResult): void {
     call.finished = true;
+    call.result = result;
     for (const t of call.timers) clearTimeout(t);
     this.calls.delete(call.id);
-    call.finish(result);
+    call.finish?.(result);
   }
 
   // ---- host callbacks (reached by guest code: validate everything) --------------------------------
