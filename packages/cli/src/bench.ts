@@ -242,6 +242,7 @@ export async function bench(argv: string[]): Promise<number> {
     duration: { type: "string" },
     workers: { type: "string" },
     body: { type: "string" },
+    query: { type: "string" },
     secrets: { type: "string" },
     "data-dir": { type: "string" },
     "mongodb-uri": { type: "string" },
@@ -252,6 +253,7 @@ export async function bench(argv: string[]): Promise<number> {
   const durationS = intOption(values.duration, "duration", 1, 600, 5);
   const workers = intOption(values.workers, "workers", 1, 256, 1);
   const body = readBody(stringOption(values.body));
+  const query = stringOption(values.query)?.replace(/^\?/, "");
   const secrets = stringOption(values.secrets);
   const app = await loadApp(appDir, secrets ? { secretsFile: secrets } : {});
   const routes = (values.endpoint as unknown as string[] | undefined) ?? [];
@@ -271,7 +273,7 @@ export async function bench(argv: string[]): Promise<number> {
       const method = ep.httpMethod === "*" ? "GET" : ep.httpMethod;
       const withBody = !["GET", "DELETE"].includes(method);
       const target: LoadOptions = {
-        url: `${url}/app/${app.appId}/endpoint${ep.route}`,
+        url: `${url}/app/${app.appId}/endpoint${ep.route}${query ? `?${query}` : ""}`,
         method,
         connections,
         durationS,
