@@ -84,7 +84,7 @@ export function dataApiHandler(serving: Serving): (c: HonoContext) => Promise<Re
       secretName: cfg!.secretName,
       secret: cfg!.secretName === undefined ? undefined : ctx.app.secrets.get(cfg!.secretName),
       querySecret: inc.parsed.secret,
-      signatureHeader: inc.raw.headers.get("endpoint-signature") ?? undefined,
+      signatureHeader: inc.header("endpoint-signature"),
       body: inc.body,
       signatureHeaderName: "Endpoint-Signature",
     });
@@ -120,7 +120,7 @@ export function dataApiHandler(serving: Serving): (c: HonoContext) => Promise<Re
     let response: Response;
     try {
       const result = await binding.invoke(call.method, call.args);
-      const format = responseFormat(inc.raw.headers.get("accept"), cfg!.returnType);
+      const format = responseFormat(inc.header("accept") ?? null, cfg!.returnType);
       response = new Response(serialize(dataApiResult(action, result), format), {
         status: 200,
         headers: { "content-type": format === "EJSON" ? "application/ejson" : "application/json" },

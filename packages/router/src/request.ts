@@ -59,18 +59,12 @@ export function canonicalHeaderName(name: string): string {
   return c;
 }
 
-/** Header name -> every value sent for it (C8). `distinct` is Node's IncomingMessage.headersDistinct. */
-export function headersToArrays(distinct: Record<string, string[] | undefined> | undefined, fallback: Headers): Record<string, string[]> {
+/** Header name -> every value sent for it (C8), names in canonical form. `distinct`: lower-case name -> values. */
+export function headersToArrays(distinct: Record<string, string[] | undefined>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  if (distinct) {
-    for (const name in distinct) {
-      const values = distinct[name];
-      if (values) out[canonicalHeaderName(name)] = values;
-    }
-  } else {
-    fallback.forEach((value, name) => {
-      (out[canonicalHeaderName(name)] ??= []).push(value);
-    });
+  for (const name in distinct) {
+    const values = distinct[name];
+    if (values) out[canonicalHeaderName(name)] = values;
   }
   return out;
 }

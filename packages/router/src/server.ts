@@ -10,10 +10,10 @@ import type { AppRuntime, CallError, Limits, Runtime } from "@restitch/runtime";
 import { Hono, type Context } from "hono";
 import { appContext, appDefinition, hostBridge, type AppContext, type ServiceProvider } from "./bridge.js";
 import { checkCanEvaluate } from "./can-evaluate.js";
-import { readBody } from "./body.js";
 import { callErrorToHttp, errorBody, errorResponse, errors, HttpError } from "./errors.js";
 import { resolveIdentity, type RequestAuthenticator } from "./identity.js";
-import { contextRequest, headersToArrays, parseQuery, plainAddress, requestArgument } from "./request.js";
+import { contextRequest, requestArgument } from "./request.js";
+import { readIncoming, restoreQuerySecret } from "./webhook-incoming.js";
 import { buildResponse, responseFormat } from "./respond.js";
 import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
 import { validateRequest } from "./validation.js";
@@ -141,29 +141,20 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     if (!entry) throw errors.appNotFound(appId);
     const endpoint = matchEndpoint(entry.routes, route, method);
 
-    const incoming = c.env?.incoming;
-    if (incoming && incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
-    const raw = c.req.raw;
-    const body = await readBody(raw, limits.maxBodyBytes);
-    const url = raw.url;
-    const q = url.indexOf("?");
-    const parsed = parseQuery(q < 0 ? "" : url.slice(q + 1));
+    const inc = await readIncoming(c, limits);
+    const { body, parsed, lowerHeaders, headers, remoteIPAddress } = inc;
 
     validateRequest({
       method: endpoint.validationMethod,
       secretName: endpoint.secretName,
       secret: endpoint.secretName === undefined ? undefined : entry.ctx.app.secrets.get(endpoint.secretName),
       querySecret: parsed.secret,
-      signatureHeader: raw.headers.get("endpoint-signature") ?? undefined,
+      signatureHeader: inc.header("endpoint-signature"),
       body,
       signatureHeaderName: "Endpoint-Signature",
     });
-    if (parsed.secret !== undefined && endpoint.validationMethod !== "SECRET_AS_QUERY_PARAM") parsed.query.secret = parsed.secret;
+    restoreQuerySecret(parsed, endpoint.validationMethod === "SECRET_AS_QUERY_PARAM");
 
-    const lowerHeaders: Record<string, string[]> = incoming ? (incoming.headersDistinct as Record<string, string[]>) : {};
-    if (!incoming) raw.headers.forEach((v, k) => (lowerHeaders[k] ??= []).push(v));
-    const headers = headersToArrays(lowerHeaders, raw.headers);
-    const remoteIPAddress = plainAddress(incoming?.socket.remoteAddress);
     const request = contextRequest({ parsed, headers, remoteIPAddress, httpMethod: method, route: endpoint.route });
     const requestArg = requestArgument(parsed, headers, body);
 
@@ -190,7 +181,7 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     let response: Response;
     if (!result.ok) response = errorResponse(callErrorToHttp(result.error!));
     else {
-      const format = responseFormat(raw.headers.get("accept"), endpoint.returnType);
+      const format = responseFormat(inc.header("accept") ?? null, endpoint.returnType);
       response = buildResponse({ value: result.value, recorded: result.response, respondResult: endpoint.respondResult, format });
     }
     options.onCall?.({

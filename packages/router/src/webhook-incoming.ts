@@ -7,7 +7,7 @@ import type { HttpBindings } from "@hono/node-server";
 import type { AppRuntime, Limits } from "@restitch/runtime";
 import type { Context } from "hono";
 import type { AppContext } from "./bridge.js";
-import { readBody } from "./body.js";
+import { readBody, readIncomingBody } from "./body.js";
 import { errors } from "./errors.js";
 import type { RequestAuthenticator } from "./identity.js";
 import { headersToArrays, parseQuery, plainAddress, type ParsedQuery } from "./request.js";
@@ -31,7 +31,8 @@ export interface Serving {
 }
 
 export interface Incoming {
-  raw: Request;
+  /** A request header's value (several values joined with ", "), or undefined. Case-insensitive. */
+  header(name: string): string | undefined;
   body: Uint8Array | undefined;
   parsed: ParsedQuery;
   /** Lower-case name -> values (what auth reads). */
@@ -47,23 +48,43 @@ export function servedApp(serving: Serving, appId: string): ServedApp {
   return entry;
 }
 
-/** Reads the request within the server's limits; throws the same HttpErrors as custom endpoints. */
+/**
+ * Reads the request within the server's limits; throws the same HttpErrors for every surface. Under
+ * Node it reads the IncomingMessage itself: building a WHATWG Request (c.req.raw) costs more than the
+ * rest of a small request, so that is only done for other hosts.
+ */
 export async function readIncoming(c: HonoContext, limits: ServerLimits): Promise<Incoming> {
   const incoming = c.env?.incoming;
-  if (incoming && incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
+  if (incoming) {
+    if (incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
+    const body = await readIncomingBody(incoming, limits.maxBodyBytes);
+    const url = incoming.url ?? "";
+    const q = url.indexOf("?");
+    const lowerHeaders = { ...(incoming.headersDistinct as Record<string, string[]>) };
+    return {
+      header: (name) => {
+        const v = incoming.headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(", ") : v;
+      },
+      body,
+      parsed: parseQuery(q < 0 ? "" : url.slice(q + 1)),
+      lowerHeaders,
+      headers: headersToArrays(lowerHeaders),
+      remoteIPAddress: plainAddress(incoming.socket.remoteAddress),
+    };
+  }
   const raw = c.req.raw;
   const body = await readBody(raw, limits.maxBodyBytes);
   const q = raw.url.indexOf("?");
-  const parsed = parseQuery(q < 0 ? "" : raw.url.slice(q + 1));
-  const lowerHeaders: Record<string, string[]> = incoming ? { ...(incoming.headersDistinct as Record<string, string[]>) } : {};
-  if (!incoming) raw.headers.forEach((v, k) => (lowerHeaders[k] ??= []).push(v));
+  const lowerHeaders: Record<string, string[]> = {};
+  raw.headers.forEach((v, k) => (lowerHeaders[k] ??= []).push(v));
   return {
-    raw,
+    header: (name) => raw.headers.get(name) ?? undefined,
     body,
-    parsed,
+    parsed: parseQuery(q < 0 ? "" : raw.url.slice(q + 1)),
     lowerHeaders,
-    headers: headersToArrays(lowerHeaders, raw.headers),
-    remoteIPAddress: plainAddress(incoming?.socket.remoteAddress),
+    headers: headersToArrays(lowerHeaders),
+    remoteIPAddress: plainAddress(undefined),
   };
 }
 

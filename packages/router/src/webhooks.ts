@@ -73,7 +73,7 @@ export function webhookHandler(serving: Serving): (c: HonoContext) => Promise<Re
       secretName: `options.secret of webhook ${label}`,
       secret: hook.secret,
       querySecret: inc.parsed.secret,
-      signatureHeader: inc.raw.headers.get("x-hook-signature") ?? undefined,
+      signatureHeader: inc.header("x-hook-signature"),
       body: inc.body,
       signatureHeaderName: "X-Hook-Signature",
     });
