@@ -159,10 +159,8 @@ export class Sandbox {
     this.calls_++;
     const id = ++this.seq;
     const argsText = codec.encode(args);
+    // Context data; the guest decodes it only if the function reads context.
     const meta = codec.encode({
-      limits: { maxLogBytes: limits.maxLogBytes, maxResultBytes: limits.maxResultBytes, maxCallDepth: limits.maxCallDepth },
-      httpResponse,
-      file,
       checkExecute: bridge.canExecute !== undefined,
       runningAsSystem: bridge.runningAsSystem === true,
       app: bridge.app,
@@ -186,7 +184,17 @@ export class Sandbox {
       finished: false,
     };
     this.calls.set(id, call);
-    this.firstSlice(call, () => [typeof target === "string" ? target : target.derefInto(), id, argsText, meta]);
+    this.firstSlice(call, () => [
+      typeof target === "string" ? target : target.derefInto(),
+      id,
+      argsText,
+      meta,
+      file,
+      httpResponse,
+      limits.maxLogBytes,
+      limits.maxResultBytes,
+      limits.maxCallDepth,
+    ]);
     if (call.finished) return call.result!;
     return new Promise<CallResult>((resolve) => (call.finish = resolve));
   }
@@ -288,7 +296,7 @@ export class Sandbox {
 
   private complete(call: ActiveCall, o: NonNullable<ActiveCall["outcome"]>): void {
     const kind = o.kind as CallErrorKind | "ok";
-    const { logs, dropped } = JSON.parse(o.logs) as { logs: string[]; dropped: number };
+    const { logs, dropped } = o.logs === "" ? { logs: [], dropped: 0 } : (JSON.parse(o.logs) as { logs: string[]; dropped: number });
     const result = this.baseResult(call, call.rejections.length ? [...logs, ...call.rejections] : logs, dropped);
     if (o.response) result.response = decodeResponse(o.response);
     if (kind === "ok") {

@@ -24,6 +24,8 @@ const { runtime, app } = appWith(
     sawLeftovers: "exports = () => typeof touched;",
     setGlobal: "exports = () => { globalThis.secret = 'from call 1'; try { leaked = 1; } catch (e) {} return 'set'; };",
     readGlobal: "exports = () => [typeof globalThis.secret, typeof leaked];",
+    regexLeak: "exports = (secret) => { /(\\w+)@example/.test(secret + '@example'); return 'matched'; };",
+    regexRead: "exports = () => [typeof RegExp.$1 === 'string' ? RegExp.$1 : null, typeof RegExp.lastMatch === 'string' ? RegExp.lastMatch : null];",
     patchProto: "exports = () => { try { Array.prototype.map = () => 'pwned'; } catch (e) {} try { Object.prototype.polluted = 1; } catch (e) {} try { JSON.parse = () => 'pwned'; } catch (e) {} return [1].map((x) => x); };",
     checkProto: "exports = () => [[1].map((x) => x + 1), 'polluted' in {}, JSON.parse('1')];",
     overrideOk: "exports = () => { function P() {} P.prototype.toString = function () { return 'custom'; }; const o = {}; o.toString = () => 'own'; return [String(new P()), o.toString()]; };",
@@ -119,6 +121,10 @@ describe("state never leaks from one call to the next", () => {
   it("a global written by one call is invisible to the next", async () => {
     expect((await run(app, "setGlobal")).value).toBe("set");
     expect((await run(app, "readGlobal")).value).toEqual(["undefined", "undefined"]);
+  });
+  it("RegExp's legacy statics do not carry one call's last match into the next", async () => {
+    expect((await run(app, "regexLeak", ["alice-secret"])).value).toBe("matched");
+    expect((await run(app, "regexRead")).value).toEqual([null, null]);
   });
   it("shared intrinsics cannot be patched for later calls", async () => {
     expect((await run(app, "patchProto")).value).toEqual([1]);

@@ -24,9 +24,19 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   const ObjectCreate = Object.create;
   const ObjectFreeze = Object.freeze;
 
+  // ---- the call running now ------------------------------------------------------------------------
+  // An isolate runs one call at a time, and a finished call's code can never run again: its pending host
+  // answers are dropped, its timers cleared, and its microtasks ran before its slice ended. So the
+  // shared `utils`, `console`, `require`, timers and context services below act for `current`.
+  let current = null;
+  function cur() {
+    if (current === null || current.closed) throw new Error("this call has already finished");
+    return current;
+  }
+
   // ---- host calls ---------------------------------------------------------------------------------
-  function callSync(state, op, args) {
-    if (state.closed) throw new Error("this call has already finished");
+  function callSync(op, args) {
+    const state = cur();
     const out = hostSync(state.id, op, codec.encode(args));
     if (out.charCodeAt(0) === 49 /* "1" */) return codec.decode(out.slice(1));
     const e = JSONparse(out.slice(1));
@@ -34,8 +44,8 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     throw err;
   }
 
-  function callAsync(state, op, args) {
-    if (state.closed) return PromiseCtor.reject(new Error("this call has already finished"));
+  function callAsync(op, args) {
+    const state = cur();
     const reqId = ++state.nextReq;
     return new PromiseCtor((resolve, reject) => {
       state.pending.set(reqId, { resolve, reject });
@@ -128,20 +138,20 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     }
   }
 
-  function makeConsole(state) {
-    const write = (level) =>
-      function (...args) {
-        if (state.closed) return;
-        let line = args.map(formatLogArg).join(" ");
-        if (level !== "log") line = `${level.toUpperCase()}: ${line}`;
-        if (state.logBytes + line.length > state.limits.maxLogBytes) {
-          state.logsDropped++;
-          return;
-        }
-        state.logBytes += line.length;
-        state.logs.push(line);
-      };
-    return { log: write("log"), info: write("info"), warn: write("warn"), error: write("error"), debug: write("debug"), trace: write("trace") };
+  const CONSOLE = {};
+  for (const level of ["log", "info", "warn", "error", "debug", "trace"]) {
+    CONSOLE[level] = function (...args) {
+      const state = current;
+      if (state === null || state.closed) return;
+      let line = args.map(formatLogArg).join(" ");
+      if (level !== "log") line = `${level.toUpperCase()}: ${line}`;
+      if (state.logBytes + line.length > state.maxLogBytes) {
+        state.logsDropped++;
+        return;
+      }
+      state.logBytes += line.length;
+      state.logs.push(line);
+    };
   }
 
   function makeResponse() {
@@ -196,23 +206,10 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
 
   const modules = (0, eval)(modulesSource)(BSON);
 
-  function instantiate(entry, state, scope) {
+  function instantiate(entry, context, gt) {
     const module = { exports: {} };
     const initial = module.exports;
-    const [exp, modExp] = entry.factory.call(
-      undefined,
-      undefined,
-      module,
-      scope.require,
-      scope.context,
-      scope.utils,
-      scope.console,
-      scope.globalThis,
-      scope.globalThis,
-      scope.setTimeout,
-      scope.clearTimeout,
-      scope.setImmediate,
-    );
+    const [exp, modExp] = entry.factory.call(undefined, undefined, module, REQUIRE, context, UTILS, CONSOLE, gt, gt, setTimeoutFn, clearTimeoutFn, setImmediateFn);
     if (typeof exp === "function") return exp;
     if (modExp !== initial && typeof modExp === "function") return modExp;
     const e = new Error(`${entry.file} does not export a function: assign one to \`exports\` (exports = function (...) { ... })`);
@@ -221,98 +218,126 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     throw e;
   }
 
-  function makeScope(state, meta) {
-    const scope = {};
-    const utils = {
-      crypto: {
-        encrypt: (...a) => callSync(state, "crypto.encrypt", a),
-        decrypt: (...a) => callSync(state, "crypto.decrypt", a),
-        sign: (...a) => callSync(state, "crypto.sign", a),
-        verify: (...a) => callSync(state, "crypto.verify", a),
-        hmac: (...a) => callSync(state, "crypto.hmac", a),
-        hash: (...a) => callSync(state, "crypto.hash", a),
-      },
-      jwt: {
-        encode: (...a) => callSync(state, "jwt.encode", a),
-        decode: (...a) => callSync(state, "jwt.decode", a),
-      },
-    };
-    const clients = new MapCtor();
-    const context = {
-      app: meta.app || {},
-      user: meta.user || { id: "", type: "system", data: {}, identities: [], custom_data: {} },
-      request: meta.request || {},
-      environment: meta.environment || { tag: "", values: {} },
-      values: { get: (name) => callSync(state, "values.get", [name]) },
-      services: {
-        get(name) {
-          const type = meta.services && Object.prototype.hasOwnProperty.call(meta.services, name) ? meta.services[name] : undefined;
-          if (type === undefined) return undefined;
-          if (!clients.has(name)) {
-            const factory = serviceFactories.get(type);
-            if (!factory) return undefined;
-            clients.set(name, factory((method, args) => callAsync(state, "service", [name, method, args]), BSONglobal));
-          }
-          return clients.get(name);
-        },
-      },
-      functions: {
-        execute(name, ...args) {
-          if (typeof name !== "string") throw new TypeError("context.functions.execute: name must be a string");
-          const entry = functions.get(name);
-          if (!entry) {
-            const e = new Error(`function not found: '${name}'`);
-            e.name = "FunctionNotFound";
-            throw e;
-          }
-          if (state.depth >= state.limits.maxCallDepth) throw new RangeError(`context.functions.execute nested deeper than ${state.limits.maxCallDepth}`);
-          if (meta.checkExecute) callSync(state, "functions.canExecute", [name]);
-          state.depth++;
-          let result;
-          try {
-            result = instantiate(entry, state, scope)(...args);
-          } finally {
-            if (!(result && typeof result.then === "function")) state.depth--;
-          }
-          if (result && typeof result.then === "function") {
-            return PromiseCtor.resolve(result).finally(() => {
-              state.depth--;
-            });
-          }
-          return result;
-        },
-      },
-      runningAsSystem: () => meta.runningAsSystem === true,
-    };
-    const timers = new MapCtor();
-    let timerSeq = 0;
-    scope.setTimeout = (fn, ms, ...args) => {
-      if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
-      const id = ++timerSeq;
-      timers.set(id, true);
-      callAsync(state, "timer", [Number(ms) || 0]).then(() => {
-        if (timers.delete(id) && !state.closed) fn(...args);
-      }, () => timers.delete(id));
-      return id;
-    };
-    scope.clearTimeout = (id) => {
-      timers.delete(id);
-    };
-    scope.setImmediate = (fn, ...args) => scope.setTimeout(fn, 0, ...args);
-    scope.utils = utils;
-    scope.context = context;
-    scope.console = makeConsole(state);
-    scope.globalThis = ObjectCreate(globalThis);
-    scope.require = (name) => {
-      if (typeof name !== "string") throw new TypeError("require: module name must be a string");
-      const m = modules[name.startsWith("node:") ? name.slice(5) : name];
-      if (m) return m;
-      const e = new Error(`Cannot find module '${name}': Restitch provides ${Object.keys(modules).sort().join(", ")} (npm packages and other Node built-ins are not available)`);
-      e.code = "MODULE_NOT_FOUND";
-      throw e;
-    };
-    return scope;
+  const UTILS = {
+    crypto: {
+      encrypt: (...a) => callSync("crypto.encrypt", a),
+      decrypt: (...a) => callSync("crypto.decrypt", a),
+      sign: (...a) => callSync("crypto.sign", a),
+      verify: (...a) => callSync("crypto.verify", a),
+      hmac: (...a) => callSync("crypto.hmac", a),
+      hash: (...a) => callSync("crypto.hash", a),
+    },
+    jwt: {
+      encode: (...a) => callSync("jwt.encode", a),
+      decode: (...a) => callSync("jwt.decode", a),
+    },
+  };
+
+  function REQUIRE(name) {
+    if (typeof name !== "string") throw new TypeError("require: module name must be a string");
+    const m = modules[name.startsWith("node:") ? name.slice(5) : name];
+    if (m) return m;
+    const e = new Error(`Cannot find module '${name}': Restitch provides ${Object.keys(modules).sort().join(", ")} (npm packages and other Node built-ins are not available)`);
+    e.code = "MODULE_NOT_FOUND";
+    throw e;
   }
+
+  function setTimeoutFn(fn, ms, ...args) {
+    if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
+    const state = cur();
+    const id = ++state.timerSeq;
+    state.timers.set(id, true);
+    callAsync("timer", [Number(ms) || 0]).then(
+      () => {
+        if (state.timers.delete(id) && !state.closed) fn(...args);
+      },
+      () => state.timers.delete(id),
+    );
+    return id;
+  }
+  function clearTimeoutFn(id) {
+    if (current !== null) current.timers.delete(id);
+  }
+  function setImmediateFn(fn, ...args) {
+    return setTimeoutFn(fn, 0, ...args);
+  }
+
+  /** The call's context data (user, request, …), decoded on first use: most handlers never look. */
+  function meta(state) {
+    if (state.meta === undefined) state.meta = codec.decode(state.metaText);
+    return state.meta;
+  }
+
+  const SERVICES = {
+    get(name) {
+      const state = cur();
+      const m = meta(state);
+      const type = m.services && Object.prototype.hasOwnProperty.call(m.services, name) ? m.services[name] : undefined;
+      if (type === undefined) return undefined;
+      let client = state.clients.get(name);
+      if (client === undefined) {
+        const factory = serviceFactories.get(type);
+        if (!factory) return undefined;
+        client = factory((method, args) => callAsync("service", [name, method, args]), BSONglobal);
+        state.clients.set(name, client);
+      }
+      return client;
+    },
+  };
+
+  const FUNCTIONS = {
+    execute(name, ...args) {
+      if (typeof name !== "string") throw new TypeError("context.functions.execute: name must be a string");
+      const state = cur();
+      const entry = functions.get(name);
+      if (!entry) {
+        const e = new Error(`function not found: '${name}'`);
+        e.name = "FunctionNotFound";
+        throw e;
+      }
+      if (state.depth >= state.maxCallDepth) throw new RangeError(`context.functions.execute nested deeper than ${state.maxCallDepth}`);
+      if (meta(state).checkExecute) callSync("functions.canExecute", [name]);
+      state.depth++;
+      let result;
+      try {
+        result = instantiate(entry, state.context, state.globalThis)(...args);
+      } finally {
+        if (!(result && typeof result.then === "function")) state.depth--;
+      }
+      if (result && typeof result.then === "function") {
+        return PromiseCtor.resolve(result).finally(() => {
+          state.depth--;
+        });
+      }
+      return result;
+    },
+  };
+
+  const VALUES = { get: (name) => callSync("values.get", [name]) };
+
+  // context: a fresh object per call whose data parts are decoded when first read, then kept as the
+  // call's own (mutable) properties.
+  const CONTEXT_PROTO = {};
+  const SYSTEM_USER = () => ({ id: "", type: "system", data: {}, identities: [], custom_data: {} });
+  for (const [key, fallback] of [["app", () => ({})], ["user", SYSTEM_USER], ["request", () => ({})], ["environment", () => ({ tag: "", values: {} })]]) {
+    Object.defineProperty(CONTEXT_PROTO, key, {
+      get() {
+        const v = meta(cur())[key] ?? fallback();
+        Object.defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+        return v;
+      },
+      set(v) {
+        Object.defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: true,
+    });
+  }
+  CONTEXT_PROTO.values = VALUES;
+  CONTEXT_PROTO.services = SERVICES;
+  CONTEXT_PROTO.functions = FUNCTIONS;
+  CONTEXT_PROTO.runningAsSystem = function () {
+    return meta(cur()).runningAsSystem === true;
+  };
 
   function finish(state, kind, value) {
     if (state.closed) return;
@@ -328,45 +353,54 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
         kind = "unserializable";
         out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${String(e && e.message)}` });
       }
-      if (kind === "ok" && out.length > state.limits.maxResultBytes) {
+      if (kind === "ok" && out.length > state.maxResultBytes) {
         kind = "result-size";
-        out = JSONstringify({ name: "ResultTooLarge", message: `the function's return value is ${out.length} bytes, over the limit of ${state.limits.maxResultBytes}` });
+        out = JSONstringify({ name: "ResultTooLarge", message: `the function's return value is ${out.length} bytes, over the limit of ${state.maxResultBytes}` });
       }
     } else {
       out = JSONstringify(value);
     }
-    hostDone(state.id, kind, out, JSONstringify({ logs: state.logs, dropped: state.logsDropped }), state.rec ? encodeResponse(state.rec) : "");
+    const logs = state.logs.length === 0 && state.logsDropped === 0 ? "" : JSONstringify({ logs: state.logs, dropped: state.logsDropped });
+    hostDone(state.id, kind, out, logs, state.rec ? encodeResponse(state.rec) : "");
   }
 
-  function run(factoryOrName, callId, argsText, metaText) {
-    const meta = codec.decode(metaText);
+  function run(factoryOrName, callId, argsText, metaText, file, httpResponse, maxLogBytes, maxResultBytes, maxCallDepth) {
     const state = {
       id: callId,
       closed: false,
       nextReq: 0,
       pending: new MapCtor(),
+      clients: new MapCtor(),
+      timers: new MapCtor(),
+      timerSeq: 0,
       logs: [],
       logBytes: 0,
       logsDropped: 0,
       depth: 0,
-      limits: meta.limits,
+      maxLogBytes,
+      maxResultBytes,
+      maxCallDepth,
+      metaText,
+      meta: undefined,
       rec: undefined,
+      context: ObjectCreate(CONTEXT_PROTO),
+      globalThis: ObjectCreate(globalThis),
     };
     states.set(callId, state);
+    current = state;
     try {
       const args = argsText ? codec.decode(argsText) : [];
-      const scope = makeScope(state, meta);
-      if (meta.httpResponse) {
+      if (httpResponse) {
         const { response, rec } = makeResponse();
         state.rec = rec;
         args.push(response);
       }
-      const entry = typeof factoryOrName === "string" ? functions.get(factoryOrName) : { factory: factoryOrName, file: meta.file };
+      const entry = typeof factoryOrName === "string" ? functions.get(factoryOrName) : { factory: factoryOrName, file };
       if (!entry) {
         finish(state, "not-found", { name: "FunctionNotFound", message: `function not found: '${factoryOrName}'` });
         return;
       }
-      const fn = instantiate(entry, state, scope);
+      const fn = instantiate(entry, state.context, state.globalThis);
       const result = fn(...args);
       if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
         PromiseCtor.resolve(result).then(
@@ -384,6 +418,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   function settle(callId, reqId, ok, payload) {
     const state = states.get(callId);
     if (!state) return; // the call finished; its late answers go nowhere
+    current = state;
     const p = state.pending.get(reqId);
     if (!p) return;
     state.pending.delete(reqId);
@@ -407,6 +442,13 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   for (const k of ["WebAssembly", "SharedArrayBuffer", "__restitch_host", "__restitch_bootstrap"]) {
     try {
       delete globalThis[k];
+    } catch {}
+  }
+  // RegExp's legacy statics (RegExp.$1, lastMatch, …) hold the realm's last match: one call's data for
+  // the next call to read. Remove them.
+  for (const k of ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "input", "$_", "lastMatch", "$&", "lastParen", "$+", "leftContext", "$`", "rightContext", "$'"]) {
+    try {
+      delete RegExp[k];
     } catch {}
   }
   // isolated-vm's own helpers must not stay reachable from tenant code.
