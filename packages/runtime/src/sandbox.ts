@@ -29,6 +29,17 @@ function wrap(source: string): string {
   return `${WRAPPER_HEAD}\n${source}\n;return [exports, module.exports];\n})`;
 }
 
+/** Encoded text of objects a host hands in unchanged on every call (context.app, context.environment). */
+const stableText = new WeakMap<object, string>();
+function encodeStable(value: object): string {
+  let text = stableText.get(value);
+  if (text === undefined) {
+    text = codec.encode(value);
+    stableText.set(value, text);
+  }
+  return text;
+}
+
 /** V8 code cache shared by every isolate of the process, keyed by a hash of the wrapped code. */
 const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
 
@@ -159,16 +170,19 @@ export class Sandbox {
     this.calls_++;
     const id = ++this.seq;
     const argsText = codec.encode(args);
-    // Context data; the guest decodes it only if the function reads context.
-    const meta = codec.encode({
-      checkExecute: bridge.canExecute !== undefined,
-      runningAsSystem: bridge.runningAsSystem === true,
-      app: bridge.app,
-      user: bridge.user,
-      request: bridge.request,
-      environment: bridge.environment,
-      services: bridge.services ? Object.fromEntries(Object.entries(bridge.services).map(([n, s]) => [n, s.type])) : undefined,
-    });
+    // Context data; the guest decodes it only if the function reads context. app and environment are
+    // the same objects call after call, so their text is kept (see HostBridge).
+    let meta = `{"checkExecute":${bridge.canExecute !== undefined},"runningAsSystem":${bridge.runningAsSystem === true}`;
+    if (bridge.app) meta += `,"app":${encodeStable(bridge.app)}`;
+    if (bridge.environment) meta += `,"environment":${encodeStable(bridge.environment)}`;
+    if (bridge.user) meta += `,"user":${codec.encode(bridge.user)}`;
+    if (bridge.request) meta += `,"request":${codec.encode(bridge.request)}`;
+    if (bridge.services) {
+      let types = "";
+      for (const name in bridge.services) types += `${types ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(bridge.services[name]!.type)}`;
+      meta += `,"services":{${types}}`;
+    }
+    meta += "}";
     const call: ActiveCall = {
       id,
       limits,

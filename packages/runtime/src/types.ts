@@ -50,7 +50,7 @@ export interface ServiceBinding {
 
 /** What the host hands one call: everything behind `context`. All optional; absent parts behave as empty. */
 export interface HostBridge {
-  /** context.app */
+  /** context.app. Treated as immutable: its encoding is cached by object identity. */
   app?: Record<string, unknown>;
   /** context.user (a plain object: {id, type, data, custom_data, identities}). */
   user?: Record<string, unknown>;
@@ -58,7 +58,7 @@ export interface HostBridge {
   runningAsSystem?: boolean;
   /** context.request (no body). */
   request?: Record<string, unknown>;
-  /** context.environment */
+  /** context.environment. Treated as immutable: its encoding is cached by object identity. */
   environment?: { tag: string; values: Record<string, unknown> };
   /** context.values.get(name); return undefined for unknown names. */
   values?: (name: string) => unknown;
