@@ -12,6 +12,7 @@ export interface PoolSettings {
   maxQueue: number;
   warmIsolates: number;
   recycleAfterCalls: number;
+  asyncContinuations: boolean;
 }
 
 export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
@@ -23,6 +24,8 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
   warmIsolates: 1,
   /** Native memory creeps over many calls; an isolate is replaced after this many. */
   recycleAfterCalls: 50_000,
+  /** Run every continuation on isolated-vm's threads (the event loop is never held; ~5x costlier per await). */
+  asyncContinuations: false,
 });
 
 /** Longest first synchronous slice of a call (ms) before it moves to isolated-vm's threads. */
@@ -59,6 +62,8 @@ class AppPool implements AppRuntime {
   private readonly waiting: ((s: Sandbox | null) => void)[] = [];
   private callCount = 0;
   private closed = false;
+  /** Set for good once one of this app's continuations ran long (see Sandbox.settle). */
+  private asyncContinuations: boolean;
 
   constructor(
     definition: AppDefinition,
@@ -69,6 +74,7 @@ class AppPool implements AppRuntime {
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
     this.definition = definition;
+    this.asyncContinuations = pool.asyncContinuations;
     for (let i = 0; i < Math.min(pool.warmIsolates, pool.maxIsolates); i++) this.idle.push(this.create(limits.memoryMb));
   }
 
@@ -76,8 +82,21 @@ class AppPool implements AppRuntime {
     return this.definition.id;
   }
 
+  private sandboxOptions(memoryMb: number) {
+    return {
+      memoryMb,
+      serviceClients: this.serviceClients,
+      functions: this.definition.functions,
+      syncSliceMs: SYNC_SLICE_MS,
+      asyncContinuations: () => this.asyncContinuations,
+      onLongContinuation: () => {
+        this.asyncContinuations = true;
+      },
+    };
+  }
+
   private create(memoryMb: number): Sandbox {
-    const s = new Sandbox({ memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
+    const s = new Sandbox(this.sandboxOptions(memoryMb));
     this.all.set(s, this.generation);
     return s;
   }
@@ -135,7 +154,7 @@ class AppPool implements AppRuntime {
     const dedicated = limits.memoryMb !== this.limits.memoryMb;
     let sandbox: Sandbox | null;
     try {
-      if (dedicated) sandbox = new Sandbox({ memoryMb: limits.memoryMb, serviceClients: this.serviceClients, functions: this.definition.functions, syncSliceMs: SYNC_SLICE_MS });
+      if (dedicated) sandbox = new Sandbox(this.sandboxOptions(limits.memoryMb));
       else {
         const got = this.acquire();
         sandbox = got instanceof Promise ? await got : got;
@@ -182,7 +201,7 @@ class AppPool implements AppRuntime {
   }
 
   stats() {
-    return { isolates: this.all.size, busy: this.all.size - this.idle.length, queued: this.waiting.length, calls: this.callCount };
+    return { isolates: this.all.size, busy: this.all.size - this.idle.length, queued: this.waiting.length, calls: this.callCount, asyncContinuations: this.asyncContinuations };
   }
 
   async close(): Promise<void> {

@@ -143,7 +143,17 @@ export interface RuntimeOptions {
    */
   serviceClients?: Record<string, string>;
   /** Isolates per app (concurrent calls) and the queue beyond them. */
-  pool?: { maxIsolates?: number; maxQueue?: number; warmIsolates?: number; recycleAfterCalls?: number };
+  pool?: {
+    maxIsolates?: number;
+    maxQueue?: number;
+    warmIsolates?: number;
+    recycleAfterCalls?: number;
+    /**
+     * Resume calls after host answers on isolated-vm's threads from the start (default false: on the
+     * calling thread, until one of the app's continuations runs longer than 20 ms of CPU).
+     */
+    asyncContinuations?: boolean;
+  };
 }
 
 export interface AppRuntime {
@@ -152,7 +162,7 @@ export interface AppRuntime {
   call(request: CallRequest): Promise<CallResult>;
   /** Replace the app's functions (e.g. after a redeploy); running calls finish on the old code. */
   update(definition: AppDefinition): void;
-  stats(): { isolates: number; busy: number; queued: number; calls: number };
+  stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean };
   close(): Promise<void>;
 }
 

@@ -170,6 +170,25 @@ describe("the pool", () => {
     expect((await calls).every((r) => r.value === "done")).toBe(true);
     await rt.close();
   });
+  it("continuations run on the calling thread until one runs long; then the app's go to isolated-vm's threads", async () => {
+    const { runtime: rt, app: a } = appWith(
+      {
+        quick: "exports = async () => (await context.services.get('echo').ping()) + '!';",
+        heavy: "exports = async () => { await context.services.get('echo').ping(); const end = Date.now() + 60; while (Date.now() < end) {} return 'done'; };",
+      },
+      { serviceClients: { echo: echoClient } },
+    );
+    const bridge = { services: { echo: fastEcho } };
+    expect((await run(a, "quick", [], { bridge })).value).toBe("pong!");
+    expect(a.stats().asyncContinuations).toBe(false);
+    expect((await run(a, "heavy", [], { bridge })).value).toBe("done");
+    expect(a.stats().asyncContinuations).toBe(true);
+    expect((await run(a, "quick", [], { bridge })).value).toBe("pong!"); // still correct on the other path
+    await rt.close();
+    const { runtime: rt2, app: b } = appWith({ f: "exports = () => 1" }, { pool: { asyncContinuations: true } });
+    expect(b.stats().asyncContinuations).toBe(true);
+    await rt2.close();
+  });
   it("update() swaps the code; close() refuses further calls", async () => {
     const { runtime: rt, app: a } = appWith({ f: "exports = () => 1" });
     expect((await run(a, "f")).value).toBe(1);
