@@ -112,6 +112,32 @@ describe("supervised worker processes", () => {
     expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
   }, 30_000);
 
+  it("recycling under concurrent keep-alive load fails no request", async () => {
+    const dir = await app();
+    const s = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_MAX_CALLS: "300" });
+    const url = `${s.url}/app/sup-abcde/endpoint/hello`;
+    let ok = 0;
+    const failures: string[] = [];
+    const end = Date.now() + 4_000;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (Date.now() < end) {
+          try {
+            const r = await fetch(url);
+            await r.text();
+            if (r.status === 200) ok++;
+            else failures.push(`status ${r.status}`);
+          } catch (e) {
+            failures.push(String((e as Error & { cause?: { code?: string } }).cause?.code ?? e));
+          }
+        }
+      }),
+    );
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(300);
+    expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
+  }, 30_000);
+
   it("two workers share one port and both answer", async () => {
     const dir = await app();
     const s = await serve(dir, ["--workers", "2"]);

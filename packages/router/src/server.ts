@@ -4,6 +4,7 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import net from "node:net";
 import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
 import type { AppModel } from "@restitch/config";
 import type { AppRuntime, CallError, Limits, Runtime } from "@restitch/runtime";
@@ -81,6 +82,8 @@ export interface RestitchServer {
 
 /** After the last handler returns, how long responses may take to finish writing on close(). */
 const DRAIN_GRACE_MS = 10_000;
+/** While draining, idle keep-alive connections get this long to deliver a request already sent. */
+const IDLE_CLOSE_AFTER_MS = 1_000;
 
 interface AppEntry {
   ctx: AppContext;
@@ -214,6 +217,12 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
     });
+    // While draining, every response tells its client to reconnect (to a fresh worker) rather than
+    // reuse a connection that is about to close under a request it has just sent.
+    let draining = false;
+    server.on("request", (_req, res) => {
+      if (draining) res.shouldKeepAlive = false;
+    });
     // One header over the limit must still be seen to be refused (Node drops the excess silently).
     server.maxHeadersCount = limits.maxHeaderCount + 1;
     server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
@@ -246,14 +255,20 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       server,
       close: () =>
         (closing ??= (async () => {
-          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          draining = true;
+          // Stop accepting with net.Server's close: http.Server's also closes idle keep-alive
+          // connections at once, under requests their clients may already have sent.
+          const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
           if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
-          // Handlers are done, but their responses may still be writing: close connections as they go
-          // idle, and cut the rest only after a grace period. Sockets are counted here, not by the
-          // server: a supervised worker is handed connections it never accepted itself.
-          const deadline = Date.now() + DRAIN_GRACE_MS;
+          // Busy connections close after their next response (Connection: close). Idle keep-alive ones
+          // are closed once they have had a moment to send a request already on its way (closing a
+          // connection under a request in flight is what a client sees as a reset); the rest are cut
+          // after a grace period. Sockets are counted here, not by the server: a supervised worker is
+          // handed connections it never accepted itself.
+          const started = Date.now();
+          const deadline = started + DRAIN_GRACE_MS;
           while (sockets.size > 0 && Date.now() < deadline) {
-            server.closeIdleConnections();
+            if (Date.now() - started > IDLE_CLOSE_AFTER_MS) server.closeIdleConnections();
             await new Promise((r) => setTimeout(r, 25));
           }
           server.closeAllConnections();
