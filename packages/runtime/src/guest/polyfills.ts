@@ -49,6 +49,15 @@ export function guestPolyfills(hostSync: any): void {
   }
 
   function utf8Decode(b, fatal) {
+    // ASCII (most JSON bodies): the bytes are the code units.
+    let ascii = true;
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return unitsToString(b, b.length);
     const units = new Uint16Array(b.length);
     let u = 0;
     const bad = () => {
