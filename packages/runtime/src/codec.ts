@@ -31,11 +31,9 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     return { [NUM_TAG]: String(n) };
   }
 
-  function tagged(original: unknown): unknown {
-    if (original === undefined) return { [UNDEF_TAG]: 1 };
-    if (typeof original === "number") return tagNumber(original);
+  /** The tagged form of a bigint, a Date, a regex, bytes or a BSON value (write() decides which go here). */
+  function tagged(original: object | bigint): unknown {
     if (typeof original === "bigint") return { $numberLong: original.toString() };
-    if (original === null || typeof original !== "object") return original;
     if (original instanceof Date) {
       const t = original.getTime();
       return { $date: Number.isNaN(t) ? { [NUM_TAG]: "NaN" } : t };
@@ -47,8 +45,6 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const v = original as any;
     switch (v._bsontype) {
-      case undefined:
-        return original;
       case "ObjectId":
         return { $oid: v.toHexString() };
       case "Binary":

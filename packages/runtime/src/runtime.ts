@@ -112,8 +112,8 @@ class AppPool implements AppRuntime {
   private release(s: Sandbox): void {
     const stale = this.all.get(s) !== this.generation;
     // Heap statistics cost a few microseconds: look every HEAP_CHECK_EVERY calls.
-    const heapFull = s.calls_ % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
-    if (s.disposed || stale || this.closed || s.calls_ >= this.pool.recycleAfterCalls || heapFull) {
+    const heapFull = s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
+    if (s.disposed || stale || this.closed || s.callCount >= this.pool.recycleAfterCalls || heapFull) {
       s.dispose();
       this.all.delete(s);
       const next = this.waiting.shift();

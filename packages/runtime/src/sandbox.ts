@@ -100,7 +100,8 @@ export class Sandbox {
   /** Functions whose source did not compile, with the error a call to them gets. */
   readonly compileErrors = new Map<string, CallError>();
   private seq = 0;
-  calls_ = 0;
+  /** Calls this isolate has run (the pool recycles it after a budget). */
+  callCount = 0;
   disposed = false;
 
   constructor(private readonly options: SandboxOptions) {
@@ -150,10 +151,6 @@ export class Sandbox {
     }
   }
 
-  get busy(): boolean {
-    return this.calls.size > 0;
-  }
-
   heapUsedRatio(): number {
     const s = this.isolate.getHeapStatisticsSync();
     return s.used_heap_size / (this.options.memoryMb * 1024 * 1024);
@@ -176,7 +173,7 @@ export class Sandbox {
    * the pool can hand the same warm isolate to the next call at once.
    */
   run(target: string | ivm.Reference<unknown>, file: string, args: unknown[], bridge: HostBridge, limits: Limits, httpResponse: boolean): CallResult | Promise<CallResult> {
-    this.calls_++;
+    this.callCount++;
     const id = ++this.seq;
     const argsText = codec.encode(args);
     // Context data; the guest decodes it only if the function reads context. app and environment are
@@ -223,15 +220,40 @@ export class Sandbox {
     return new Promise<CallResult>((resolve) => (call.finish = resolve));
   }
 
+  /**
+   * One slice on this thread. Host work it asks for is queued (mode "sync") and started by afterSlice.
+   * Returns what isolated-vm threw, if anything.
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  private firstSlice(call: ActiveCall, runArgs: () => any[]): void {
-    let overran = false;
+  private syncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[], timeoutMs: number): { error: unknown } | undefined {
+    call.mode = "sync";
+    call.inSlice = true;
     try {
-      this.runRef.applySync(undefined, runArgs(), { timeout: Math.max(1, Math.min(this.options.syncSliceMs, call.limits.cpuTimeMs)) });
-    } catch (e) {
-      if (this.isTimeout(e)) overran = true;
-      else if (this.isTenantRejection(e)) this.noteRejection(call, e);
-      else return this.sliceFailed(call, e);
+      ref.applySync(undefined, args as never[], { timeout: timeoutMs });
+      return undefined;
+    } catch (error) {
+      return { error };
+    } finally {
+      call.mode = "async";
+    }
+  }
+
+  /** One slice on isolated-vm's threads; host work it asks for starts at once. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private asyncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[]): void {
+    call.inSlice = true;
+    ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
+      () => this.afterSlice(call),
+      (err) => this.afterFailedSlice(call, err),
+    );
+  }
+
+  private firstSlice(call: ActiveCall, runArgs: () => unknown[]): void {
+    const failed = this.syncSlice(call, this.runRef, runArgs(), Math.max(1, Math.min(this.options.syncSliceMs, call.limits.cpuTimeMs)));
+    const overran = failed !== undefined && this.isTimeout(failed.error);
+    if (failed && !overran) {
+      if (!this.isTenantRejection(failed.error)) return this.sliceFailed(call, failed.error);
+      this.noteRejection(call, failed.error);
     }
     // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
     if (!call.finished && !call.outcome) this.armDeadline(call);
@@ -241,14 +263,8 @@ export class Sandbox {
       call.hostCalls = 0;
       call.failure = undefined;
       call.outcome = undefined;
-      call.mode = "async";
-      call.inSlice = true;
-      this.runRef
-        .apply(undefined, runArgs(), { timeout: this.cpuLeft(call) })
-        .then(() => this.afterSlice(call), (err) => this.afterFailedSlice(call, err));
-      return;
+      return this.asyncSlice(call, this.runRef, runArgs());
     }
-    call.mode = "async";
     this.afterSlice(call);
   }
 
@@ -470,28 +486,14 @@ export class Sandbox {
     call.pending--;
     if (call.finished || this.disposed) return;
     const args = [call.id, req, ok, payload];
-    if (this.options.asyncContinuations()) {
-      call.inSlice = true;
-      this.settleRef.apply(undefined, args, { timeout: this.cpuLeft(call) }).then(
-        () => this.afterSlice(call),
-        (err) => this.afterFailedSlice(call, err),
-      );
-      return;
-    }
+    if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
     // Through setImmediate, not straight from the answer's promise: a call awaiting host answers that
     // resolve at once would otherwise keep the event loop in microtasks (no I/O, no deadline timer).
     setImmediate(() => {
       if (call.finished || this.disposed) return;
       const before = this.isolate.cpuTime;
-      call.mode = "sync";
-      call.inSlice = true;
-      try {
-        this.settleRef.applySync(undefined, args, { timeout: this.cpuLeft(call) });
-      } catch (err) {
-        call.mode = "async";
-        return this.afterFailedSlice(call, err);
-      }
-      call.mode = "async";
+      const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
+      if (failed) return this.afterFailedSlice(call, failed.error);
       if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - before) / 1e6 > LONG_SLICE_MS) this.options.onLongContinuation();
       this.afterSlice(call);
     });

@@ -22,7 +22,6 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   const MapCtor = Map;
   const PromiseCtor = Promise;
   const ObjectCreate = Object.create;
-  const ObjectFreeze = Object.freeze;
 
   // ---- the call running now ------------------------------------------------------------------------
   // An isolate runs one call at a time, and a finished call's code can never run again: its pending host
