@@ -4,12 +4,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadApp, type AppModel } from "@restitch/config";
-import { attachWorker, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
+import { createLogger, createServerMetrics, createSupervisorMetrics, defaultLogFormat, flushLogger, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from "@restitch/observe";
+import { attachWorker, gatherFromSupervisor, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { startServer } from "./server.js";
 
 /** Set by a supervisor for its workers when the data is "in memory": their shared store's directory. */
 const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
+/** Set by a supervisor for its workers, whose stdout is a pipe to it: the log format and colours it chose for its own stdout. */
+const WORKER_LOG_FORMAT = "RESTITCH_WORKER_LOG_FORMAT";
+const WORKER_LOG_COLORS = "RESTITCH_WORKER_LOG_COLORS";
 
 /** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
 const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
@@ -32,12 +36,17 @@ export async function serve(argv: string[]): Promise<number> {
     "mongodb-uri": { type: "string" },
     "data-dir": { type: "string" },
     workers: { type: "string" },
+    "log-format": { type: "string" },
+    "log-level": { type: "string" },
   });
   if (positionals.length !== 1) throw new UsageError("serve needs exactly one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
   const host = stringOption(values.host) ?? "127.0.0.1";
   // --workers 0 serves from this process (no crash containment; for debugging and embedding).
   const workers = intOption(values.workers, "workers", 0, 256, 1);
+  const logLevel = stringOption(values["log-level"]) ?? "info";
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got '${logLevel}')`);
+  const logFormat = logFormatOption(stringOption(values["log-format"]));
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
     const secrets = stringOption(values.secrets);
@@ -47,6 +56,8 @@ export async function serve(argv: string[]): Promise<number> {
     // owns, in memory where /dev/shm exists, removed when the server stops.
     const ephemeral = !stringOption(values["data-dir"]) && !stringOption(values["mongodb-uri"]) ? await mkdtemp(path.join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "restitch-data-")) : undefined;
     if (ephemeral) process.env[EPHEMERAL_DATA_DIR] = ephemeral;
+    process.env[WORKER_LOG_FORMAT] = logFormat;
+    if (process.stdout.isTTY && !process.env.NO_COLOR) process.env[WORKER_LOG_COLORS] = "1";
     try {
       return await supervise(workers, app, port, host);
     } finally {
@@ -57,6 +68,12 @@ export async function serve(argv: string[]): Promise<number> {
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
+  const logger = createLogger({
+    format: worker ? (process.env[WORKER_LOG_FORMAT] as LogFormat) : logFormat,
+    level: logLevel,
+    ...(worker ? { colors: process.env[WORKER_LOG_COLORS] === "1" } : {}),
+  });
+  const metrics = createServerMetrics();
   const running = await startServer({
     appDir: positionals[0]!,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
@@ -66,14 +83,20 @@ export async function serve(argv: string[]): Promise<number> {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
     onCall: (e) => {
-      callDone();
-      if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
+      if (e.kind !== "function") callDone();
+    },
+    observe: {
+      logger,
+      metrics,
+      // A worker answers /metrics for the whole server: the supervisor sums every worker's registry.
+      ...(worker ? { metricsText: async () => String(await gatherFromSupervisor()) } : {}),
     },
   });
   const callDone = attachWorker({
     onConnection: (socket) => running.server.emit("connection", socket),
-    drain: () => running.close(),
+    drain: () => stopServing(running, logger),
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
+    report: () => metrics.registry.getMetricsAsJSON(),
   });
   const n = running.app.endpoints.length;
   if (!worker) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
@@ -87,7 +110,7 @@ export async function serve(argv: string[]): Promise<number> {
       }
       stopping = true;
       console.error(`restitch: ${signal}: draining in-flight calls…`);
-      running.close().then(
+      stopServing(running, logger).then(
         () => resolve(0),
         (e) => {
           console.error("restitch: error while shutting down:", e);
@@ -100,19 +123,38 @@ export async function serve(argv: string[]): Promise<number> {
   });
 }
 
+function logFormatOption(value: string | undefined): LogFormat {
+  if (value === undefined) return defaultLogFormat();
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(", ")} (got '${value}')`);
+  return value as LogFormat;
+}
+
+/** Drain and close the server, then wait for the log records still buffered. */
+async function stopServing(running: { close(): Promise<void> }, logger: Logger): Promise<void> {
+  try {
+    await running.close();
+  } finally {
+    await flushLogger(logger);
+  }
+}
+
 /** The primary process: keep `workers` server processes running on one shared socket. */
 async function supervise(workers: number, app: AppModel, port: number, host: string): Promise<number> {
+  const metrics = createSupervisorMetrics();
   const supervisor = await superviseWorkers({
     workers,
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
     onEvent: (e) => {
+      metrics.onEvent(e);
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
     },
+    combineReports: (reports) => metrics.combine(reports),
   });
+  metrics.watchWorkers(() => supervisor.pids().length);
   const a = supervisor.address;
   const url = `http://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
   const stopped = new Promise<number>((resolve) => {

@@ -16,6 +16,7 @@ import { contextRequest, requestArgument } from "./request.js";
 import { responseFormat } from "./respond.js";
 import { serialize } from "./serialize.js";
 import { validateRequest } from "./validation.js";
+import { userIdOf } from "./call-log.js";
 import { readIncoming, restoreQuerySecret, servedApp, type HonoContext, type Serving } from "./webhook-incoming.js";
 
 /** The data service's error codes (DataServiceError.code in @restitch/mongodb) as HTTP statuses. */
@@ -67,16 +68,19 @@ function checkRoute(cfg: DataApiConfig | undefined, appId: string, version: stri
 
 export function dataApiHandler(serving: Serving): (c: HonoContext) => Promise<Response> {
   return async (c) => {
-    const started = performance.now();
     const appId = c.req.param("appId")!;
     const version = c.req.param("version")!;
     const action = c.req.param("action")!;
     const method = c.req.method;
+    const notes = c.get("restitchRequest");
+    notes.kind = "data-api";
     const entry = servedApp(serving, appId);
+    notes.appId = appId;
     const { ctx } = entry;
     const cfg = ctx.app.dataApi;
     checkRoute(cfg, appId, version, action, method);
     const route = `/data/${version}/action/${action}`;
+    notes.route = route;
 
     const inc = await readIncoming(c, serving.limits);
     validateRequest({
@@ -101,6 +105,8 @@ export function dataApiHandler(serving: Serving): (c: HonoContext) => Promise<Re
       requestArg: requestArgument(inc.parsed, inc.headers, inc.body),
       contextRequest: request,
     });
+    const userId = userIdOf(identity.user, identity.runningAsSystem);
+    if (userId !== undefined) notes.userId = userId;
     const bridge = hostBridge(ctx, identity, request);
     await checkCanEvaluate(
       { canEvaluate: cfg!.canEvaluate, route, functionName: `Data API ${action}` },
@@ -126,9 +132,10 @@ export function dataApiHandler(serving: Serving): (c: HonoContext) => Promise<Re
         headers: { "content-type": format === "EJSON" ? "application/ejson" : "application/json" },
       });
     } catch (e) {
-      response = errorResponse(dataErrorToHttp(e));
+      const error = dataErrorToHttp(e);
+      notes.errorCode = error.code;
+      response = errorResponse(error);
     }
-    serving.onCall?.({ appId, method, route, status: response.status, ms: performance.now() - started, logs: [] });
     return response;
   };
 }

@@ -1,5 +1,5 @@
 export { createServer, DEFAULT_SERVER_LIMITS } from "./server.js";
-export type { CreateServerOptions, RestitchServer, Listening, ServerLimits, CallLogEntry } from "./server.js";
+export type { CreateServerOptions, RestitchServer, Listening, ServerLimits, CallLogEntry, CallKind } from "./server.js";
 export { appContext, appDefinition, hostBridge, systemIdentity, userIdentity } from "./bridge.js";
 export type { AppContext, Identity, ServiceProvider } from "./bridge.js";
 export type { RequestAuthenticator } from "./identity.js";

@@ -20,6 +20,9 @@ import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
 import { validateRequest } from "./validation.js";
 import { dataApiHandler } from "./data-api.js";
 import { webhookHandler } from "./webhooks.js";
+import { recordedRuntime, requestEntry, requestIdFrom, userIdOf, type CallLogEntry, type RequestNotes } from "./call-log.js";
+
+export type { CallKind, CallLogEntry } from "./call-log.js";
 
 export interface ServerLimits {
   /** Request body bytes (default 18 MiB, the App Services request limit). */
@@ -39,17 +42,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   requestTimeoutMs: 30_000,
 };
 
-/** One finished endpoint call, for the host's log (tenant stacks go here, never to the caller). */
-export interface CallLogEntry {
-  appId: string;
-  method: string;
-  route: string;
-  status: number;
-  ms: number;
-  logs: string[];
-  error?: CallError;
-}
-
 export interface CreateServerOptions {
   apps: AppModel[];
   runtime: Runtime;
@@ -60,7 +52,16 @@ export interface CreateServerOptions {
   limits?: Partial<ServerLimits>;
   /** Per-call runtime limits for endpoint calls (merged over the runtime's defaults). */
   callLimits?: Partial<Limits>;
+  /**
+   * Called once per finished request (whatever its outcome) and once per function run outside a
+   * request's own function (kind "function"). Runs on the request path: keep it cheap.
+   */
   onCall?: (entry: CallLogEntry) => void;
+  /**
+   * GET routes answered ahead of everything else, not recorded and not counted as in-flight work
+   * (health and metrics endpoints: probes must not fill the request log).
+   */
+  probes?: Record<string, () => Response | Promise<Response>>;
 }
 
 export interface Listening {
@@ -77,6 +78,8 @@ export interface RestitchServer {
   limits: ServerLimits;
   /** The runtime of an app served here (e.g. for auth's confirmation / custom-function providers). */
   appRuntime(appId: string): AppRuntime | undefined;
+  /** True once a listener's close() has begun (readiness reports 503 from then on). */
+  draining(): boolean;
   listen(port?: number, host?: string): Promise<Listening>;
 }
 
@@ -88,38 +91,80 @@ const IDLE_CLOSE_AFTER_MS = 1_000;
 interface AppEntry {
   ctx: AppContext;
   routes: RouteTable;
+  /** Every run on it is recorded (kind "function"): identity scripts, can_evaluate, outside users. */
   runtime: AppRuntime;
+  /** The same runtime unrecorded, for a request's own function (its run is in the request's record). */
+  requestRuntime: AppRuntime;
   auth: RequestAuthenticator | undefined;
 }
 
 export function createServer(options: CreateServerOptions): RestitchServer {
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
   const apps = new Map<string, AppEntry>();
+  const onCall = options.onCall;
+  const report = onCall
+    ? (entry: CallLogEntry) => {
+        try {
+          onCall(entry);
+        } catch (e) {
+          console.error("restitch: onCall failed:", e);
+        }
+      }
+    : undefined;
   for (const app of options.apps) {
     if (apps.has(app.appId)) throw new Error(`two apps share the app id '${app.appId}'`);
+    const runtime = options.runtime.app(appDefinition(app));
     apps.set(app.appId, {
       ctx: appContext(app, options.dataServices),
       routes: buildRouteTable(app.appId, app.endpoints),
-      runtime: options.runtime.app(appDefinition(app)),
+      runtime: report ? recordedRuntime(runtime, app.appId, report) : runtime,
+      requestRuntime: runtime,
       auth: options.auth?.get(app.appId),
     });
   }
 
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  let draining = false;
   const hono = new Hono<{ Bindings: HttpBindings }>();
 
-  hono.use(async (_c, next) => {
+  for (const [path, probe] of Object.entries(options.probes ?? {})) hono.get(path, () => probe());
+
+  // Every request: count it in flight, give it an id (echoed in X-Request-Id), and record it once done.
+  hono.use(async (c, next) => {
     inFlight++;
+    const started = performance.now();
+    const outgoing = c.env?.outgoing;
+    const notes: RequestNotes = {
+      kind: "http",
+      requestId: requestIdFrom(outgoing ? c.env.incoming.headers["x-request-id"] : c.req.header("x-request-id")),
+      appId: "",
+      route: "",
+    };
+    // Under Node the header goes straight onto the outgoing message (merged into writeHead): reading
+    // Response.headers would turn @hono/node-server's cached response into a full one.
+    if (outgoing) outgoing.setHeader("X-Request-Id", notes.requestId);
+    c.set("restitchRequest", notes);
     try {
       await next();
     } finally {
       if (--inFlight === 0) drained?.();
     }
+    if (!outgoing) c.res.headers.set("X-Request-Id", notes.requestId);
+    if (report) {
+      if (notes.route === "") notes.route = c.req.routePath;
+      if (notes.appId === "") {
+        const id = c.req.param("appId");
+        if (id !== undefined && apps.has(id)) notes.appId = id;
+      }
+      report(requestEntry(notes, c.req.method, c.req.path, c.res.status, performance.now() - started));
+    }
   });
   hono.onError((err, c) => {
     const e = err instanceof HttpError ? err : errors.internal();
     if (!(err instanceof HttpError)) console.error(`restitch: unhandled error on ${c.req.method} ${c.req.path}:`, err);
+    const notes = c.get("restitchRequest");
+    if (notes) notes.errorCode = e.code;
     return errorResponse(e);
   });
   hono.notFound(() => errorResponse(new HttpError(404, "NotFound", "no such resource")));
@@ -127,13 +172,12 @@ export function createServer(options: CreateServerOptions): RestitchServer {
   for (const a of options.auth?.values() ?? []) if (a.routes) hono.route("/api/client/v2.0", a.routes);
 
   // Legacy webhooks and the Data API, before the generic endpoint route that would otherwise take /data/….
-  const serving = { app: (id: string) => apps.get(id), limits, callLimits: options.callLimits, onCall: options.onCall };
+  const serving = { app: (id: string) => apps.get(id), limits, callLimits: options.callLimits };
   hono.all("/api/client/v2.0/app/:appId/service/:service/incoming_webhook/:webhook", webhookHandler(serving));
   hono.all("/app/:appId/endpoint/data/:version/action/:action", dataApiHandler(serving));
   hono.all("/app/:appId/endpoint/*", (c) => handleEndpoint(c));
 
   async function handleEndpoint(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
-    const started = performance.now();
     const method = c.req.method;
     // Slice the path by hand: /app/<appId>/endpoint<route>
     const path = c.req.path;
@@ -141,8 +185,13 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     const appId = path.slice(5, slash);
     const route = path.slice(slash + 9) || "/";
     const entry = apps.get(appId);
+    const notes = c.get("restitchRequest");
+    notes.kind = "endpoint";
     if (!entry) throw errors.appNotFound(appId);
+    notes.appId = appId;
     const endpoint = matchEndpoint(entry.routes, route, method);
+    notes.route = endpoint.route;
+    notes.functionName = endpoint.functionName;
 
     const inc = await readIncoming(c, limits);
     const { body, parsed, lowerHeaders, headers, remoteIPAddress } = inc;
@@ -171,31 +220,25 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       requestArg,
       contextRequest: request,
     });
+    const userId = userIdOf(identity.user, identity.runningAsSystem);
+    if (userId !== undefined) notes.userId = userId;
     const bridge = hostBridge(entry.ctx, identity, request);
     await checkCanEvaluate(endpoint, { user: identity.user, request, values: entry.ctx.values, environment: entry.ctx.environment }, entry.runtime, bridge);
 
-    const result = await entry.runtime.call({
+    const result = await entry.requestRuntime.call({
       functionName: endpoint.functionName,
       args: [requestArg],
       bridge,
       httpResponse: true,
       ...(options.callLimits ? { limits: options.callLimits } : {}),
     });
+    notes.result = result;
     let response: Response;
     if (!result.ok) response = errorResponse(callErrorToHttp(result.error!));
     else {
       const format = responseFormat(inc.header("accept") ?? null, endpoint.returnType);
       response = buildResponse({ value: result.value, recorded: result.response, respondResult: endpoint.respondResult, format });
     }
-    options.onCall?.({
-      appId,
-      method,
-      route: endpoint.route,
-      status: response.status,
-      ms: performance.now() - started,
-      logs: result.logs,
-      ...(result.error ? { error: result.error } : {}),
-    });
     return response;
   }
 
@@ -219,7 +262,6 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     });
     // While draining, every response tells its client to reconnect (to a fresh worker) rather than
     // reuse a connection that is about to close under a request it has just sent.
-    let draining = false;
     server.on("request", (_req, res) => {
       if (draining) res.shouldKeepAlive = false;
     });
@@ -277,5 +319,5 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     };
   }
 
-  return { hono, fetch, limits, appRuntime: (id) => apps.get(id)?.runtime, listen };
+  return { hono, fetch, limits, appRuntime: (id) => apps.get(id)?.runtime, draining: () => draining, listen };
 }

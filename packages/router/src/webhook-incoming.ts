@@ -11,14 +11,17 @@ import { readBody, readIncomingBody } from "./body.js";
 import { errors } from "./errors.js";
 import type { RequestAuthenticator } from "./identity.js";
 import { headersToArrays, parseQuery, plainAddress, type ParsedQuery } from "./request.js";
-import type { CallLogEntry, ServerLimits } from "./server.js";
+import type { ServerLimits } from "./server.js";
 
 export type HonoContext = Context<{ Bindings: HttpBindings }>;
 
 /** One served app, as server.ts prepares it. */
 export interface ServedApp {
   ctx: AppContext;
+  /** Every run on it is recorded on its own (identity scripts, can_evaluate). */
   runtime: AppRuntime;
+  /** For the request's own function, whose run is part of the request's record. */
+  requestRuntime: AppRuntime;
   auth: RequestAuthenticator | undefined;
 }
 
@@ -27,7 +30,6 @@ export interface Serving {
   app(appId: string): ServedApp | undefined;
   limits: ServerLimits;
   callLimits?: Partial<Limits> | undefined;
-  onCall?: ((entry: CallLogEntry) => void) | undefined;
 }
 
 export interface Incoming {

@@ -13,6 +13,7 @@ import { resolveIdentity, type RunAsSettings } from "./identity.js";
 import { contextRequest, requestArgument } from "./request.js";
 import { buildResponse } from "./respond.js";
 import { validateRequest } from "./validation.js";
+import { userIdOf } from "./call-log.js";
 import { readIncoming, restoreQuerySecret, servedApp, type HonoContext, type Serving } from "./webhook-incoming.js";
 
 /** The methods `httpMethod: "ANY"` answers. */
@@ -53,14 +54,18 @@ export function bodyCredentials(body: Uint8Array | undefined): Record<string, un
 
 export function webhookHandler(serving: Serving): (c: HonoContext) => Promise<Response> {
   return async (c) => {
-    const started = performance.now();
     const appId = c.req.param("appId")!;
     const service = c.req.param("service")!;
     const name = c.req.param("webhook")!;
     const label = `${service}/${name}`;
+    const notes = c.get("restitchRequest");
+    notes.kind = "webhook";
     const entry = servedApp(serving, appId);
+    notes.appId = appId;
     const hook = webhookTable(entry.ctx.app).get(label);
     if (!hook) throw new HttpError(404, "WebhookNotFound", `no incoming webhook '${name}' in service '${service}'`);
+    notes.route = `/api/client/v2.0/app/${appId}/service/${service}/incoming_webhook/${name}`;
+    notes.functionName = `incoming_webhook ${label}`;
     const method = c.req.method;
     // C69: the configured method only; ANY takes every method a webhook can be called with.
     const allowed: readonly string[] = hook.httpMethod === "ANY" ? WEBHOOK_ANY_METHODS : [hook.httpMethod];
@@ -79,8 +84,7 @@ export function webhookHandler(serving: Serving): (c: HonoContext) => Promise<Re
     });
     restoreQuerySecret(inc.parsed, hook.validationMethod === "SECRET_AS_QUERY_PARAM");
 
-    const url = `/api/client/v2.0/app/${appId}/service/${service}/incoming_webhook/${name}`;
-    const request = contextRequest({ parsed: inc.parsed, headers: inc.headers, remoteIPAddress: inc.remoteIPAddress, httpMethod: method, route: url });
+    const request = contextRequest({ parsed: inc.parsed, headers: inc.headers, remoteIPAddress: inc.remoteIPAddress, httpMethod: method, route: notes.route });
     request.service = service;
     request.action = name;
     // C70: the payload is {query, headers, body: BSON.Binary}; script auth receives it too.
@@ -97,6 +101,8 @@ export function webhookHandler(serving: Serving): (c: HonoContext) => Promise<Re
       contextRequest: request,
       ...(credentials ? { bodyCredentials: credentials } : {}),
     });
+    const userId = userIdOf(identity.user, identity.runningAsSystem);
+    if (userId !== undefined) notes.userId = userId;
     const bridge = hostBridge(entry.ctx, identity, request);
     const { ctx } = entry;
     await checkCanEvaluate(
@@ -106,26 +112,18 @@ export function webhookHandler(serving: Serving): (c: HonoContext) => Promise<Re
       bridge,
     );
 
-    const result = await entry.runtime.call({
+    const result = await entry.requestRuntime.call({
       source: { source: hook.source, file: hook.file },
       args: [payload],
       bridge,
       httpResponse: true,
       ...(serving.callLimits ? { limits: serving.callLimits } : {}),
     });
+    notes.result = result;
     // C64/C65: canonical EJSON whatever the Accept header; a status set without a body sends no body.
     const response = result.ok
       ? buildResponse({ value: result.value, recorded: result.response, respondResult: hook.respondResult, format: "EJSON", legacyWebhook: true })
       : errorResponse(callErrorToHttp(result.error!));
-    serving.onCall?.({
-      appId,
-      method,
-      route: url,
-      status: response.status,
-      ms: performance.now() - started,
-      logs: result.logs,
-      ...(result.error ? { error: result.error } : {}),
-    });
     return response;
   };
 }

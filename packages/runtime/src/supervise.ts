@@ -12,6 +12,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import type { Readable, Writable } from "node:stream";
 
 export interface SuperviseOptions {
   /** Worker processes to keep running. */
@@ -28,12 +29,20 @@ export interface SuperviseOptions {
   maxWaitingConnections?: number;
   /** Supervisor events, for logs. */
   onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * Combines the workers' reports (WorkerHooks.report, one per ready worker that answered in time) into
+   * what gather() returns, e.g. every worker's metrics summed into one answer for the whole server.
+   * Default: the array of reports.
+   */
+  combineReports?: (reports: unknown[]) => unknown;
+  /** How long gather() waits for a worker's report (ms). */
+  reportTimeoutMs?: number;
 }
 
 export type SupervisorEvent =
   | { type: "ready"; pid: number }
   | { type: "exit"; pid: number; code: number | null; signal: string | null; expected: boolean }
-  | { type: "recycle"; pid: number; reason: string }
+  | { type: "recycle"; pid: number; reason: string; cause: "calls" | "memory" }
   | { type: "restart-delayed"; ms: number };
 
 export interface Supervisor {
@@ -43,12 +52,27 @@ export interface Supervisor {
   ready: Promise<void>;
   /** Pids of the workers that are ready. */
   pids(): number[];
+  /** Ask every ready worker for its report and combine them (SuperviseOptions.combineReports). */
+  gather(): Promise<unknown>;
   /** Stop accepting, ask every worker to drain and stop; resolves when all have exited. */
   stop(): Promise<void>;
 }
 
 const WORKER_ENV = "RESTITCH_WORKER_PROCESS";
 const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection" } as const;
+
+/**
+ * Report traffic, one object message per request and answer (never per HTTP request): a worker asks
+ * the supervisor to gather, the supervisor asks each worker for its report, and answers the asker.
+ */
+interface ReportMessage {
+  type: "restitch:gather" | "restitch:gathered" | "restitch:report?" | "restitch:report";
+  id: number;
+  value?: unknown;
+  error?: string;
+}
+const isReportMessage = (m: unknown): m is ReportMessage =>
+  typeof m === "object" && m !== null && typeof (m as ReportMessage).type === "string" && (m as ReportMessage).type.startsWith("restitch:");
 
 export function isWorkerProcess(): boolean {
   return process.env[WORKER_ENV] === "1" && typeof process.send === "function";
@@ -60,7 +84,16 @@ export function isWorkerProcess(): boolean {
  */
 export async function superviseWorkers(options: SuperviseOptions): Promise<Supervisor> {
   if (isWorkerProcess()) throw new Error("superviseWorkers() runs in the supervising process only");
-  const { workers: target, maxRssMb, checkIntervalMs = 2_000, drainTimeoutMs = 30_000, maxWaitingConnections = 1_024, onEvent = () => {} } = options;
+  const {
+    workers: target,
+    maxRssMb,
+    checkIntervalMs = 2_000,
+    drainTimeoutMs = 30_000,
+    maxWaitingConnections = 1_024,
+    onEvent = () => {},
+    combineReports = (reports: unknown[]) => reports,
+    reportTimeoutMs = 2_000,
+  } = options;
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
   const leaving = new Set<ChildProcess>(); // asked to stop: no new connections, exit is expected
@@ -93,8 +126,35 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     });
   });
 
+  // Reports asked of workers, by request id.
+  let nextReport = 0;
+  const pendingReports = new Map<number, (value: unknown) => void>();
+  const askReport = (w: ChildProcess): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = ++nextReport;
+      const done = (value: unknown) => {
+        clearTimeout(timer);
+        pendingReports.delete(id);
+        resolve(value);
+      };
+      // A worker that does not answer in time (busy, dying) is left out rather than holding the answer.
+      const timer = setTimeout(() => done(undefined), reportTimeoutMs);
+      pendingReports.set(id, done);
+      if (!w.connected) return done(undefined);
+      w.send({ type: "restitch:report?", id } satisfies ReportMessage, (err) => {
+        if (err) done(undefined);
+      });
+    });
+  const gather = async (): Promise<unknown> => {
+    const reports = await Promise.all(ready.filter((w) => !leaving.has(w)).map(askReport));
+    return combineReports(reports.filter((r) => r !== undefined));
+  };
+
   const spawnWorker = (): ChildProcess => {
-    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: process.execArgv, env: { ...process.env, [WORKER_ENV]: "1" }, stdio: "inherit" });
+    // Workers' stdout comes through the supervisor a whole line at a time: several processes writing
+    // log records straight to one pipe could interleave a long record with another's.
+    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: process.execArgv, env: { ...process.env, [WORKER_ENV]: "1" }, stdio: ["inherit", "pipe", "inherit", "ipc"] });
+    forwardLines(w.stdout!, process.stdout);
     all.add(w);
     w.on("message", (m) => {
       if (m === MSG.ready) {
@@ -102,7 +162,19 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
         onEvent({ type: "ready", pid: w.pid ?? 0 });
         if (ready.length >= target) allReady();
         for (const s of waiting.splice(0)) dispatch(s);
-      } else if (m === MSG.recycleMe) recycle(w, "served its call budget");
+      } else if (m === MSG.recycleMe) recycle(w, "served its call budget", "calls");
+      else if (isReportMessage(m)) {
+        if (m.type === "restitch:report") pendingReports.get(m.id)?.(m.value);
+        else if (m.type === "restitch:gather") {
+          const answer = (reply: Omit<ReportMessage, "type" | "id">) => {
+            if (w.connected) w.send({ type: "restitch:gathered", id: m.id, ...reply } satisfies ReportMessage, () => {});
+          };
+          gather().then(
+            (value) => answer({ value }),
+            (e: unknown) => answer({ error: e instanceof Error ? e.message : String(e) }),
+          );
+        }
+      }
     });
     w.on("exit", (code, signal) => onExit(w, code, signal));
     return w;
@@ -139,9 +211,9 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   };
 
   /** Start a replacement first, then let the old worker drain, so capacity never drops to zero. */
-  const recycle = (w: ChildProcess, reason: string) => {
+  const recycle = (w: ChildProcess, reason: string, cause: "calls" | "memory") => {
     if (leaving.has(w) || stopping) return;
-    onEvent({ type: "recycle", pid: w.pid ?? 0, reason });
+    onEvent({ type: "recycle", pid: w.pid ?? 0, reason, cause });
     leaving.add(w);
     const replacement = spawnWorker();
     const onReady = (m: unknown) => {
@@ -159,7 +231,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
           for (const w of ready) {
             if (leaving.has(w) || !w.pid) continue;
             const rss = rssMb(w.pid);
-            if (rss !== undefined && rss > maxRssMb) recycle(w, `resident memory ${rss.toFixed(0)} MB > ${maxRssMb} MB`);
+            if (rss !== undefined && rss > maxRssMb) recycle(w, `resident memory ${rss.toFixed(0)} MB > ${maxRssMb} MB`, "memory");
           }
         }, checkIntervalMs);
 
@@ -169,6 +241,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     address: { host: addr.address, port: addr.port },
     ready: initialReady,
     pids: () => ready.filter((w) => !leaving.has(w)).map((w) => w.pid ?? 0),
+    gather,
     stop: async () => {
       stopping = true;
       allReady(); // nobody waits for workers that will not come
@@ -196,6 +269,8 @@ export interface WorkerHooks {
   drain: () => Promise<void>;
   /** Ask the supervisor to replace this worker after this many calls. */
   recycleAfterCalls?: number;
+  /** This worker's answer when the supervisor gathers reports (e.g. its metrics as JSON). */
+  report?: () => unknown;
 }
 
 /**
@@ -219,6 +294,20 @@ export function attachWorker(hooks: WorkerHooks): () => void {
         handle.resume();
       }
     } else if (m === MSG.drain) stop();
+    else if (isReportMessage(m)) {
+      if (m.type === "restitch:gathered") gathering.get(m.id)?.(m);
+      else if (m.type === "restitch:report?") {
+        const answer = (reply: Omit<ReportMessage, "type" | "id">) => {
+          if (process.connected) process.send!({ type: "restitch:report", id: m.id, ...reply } satisfies ReportMessage, undefined, {}, () => {});
+        };
+        Promise.resolve()
+          .then(() => hooks.report?.())
+          .then(
+            (value) => answer({ value }),
+            (e: unknown) => answer({ error: e instanceof Error ? e.message : String(e) }),
+          );
+      }
+    }
   });
   // If the supervisor dies, do not linger as an orphan.
   process.on("disconnect", stop);
@@ -232,6 +321,65 @@ export function attachWorker(hooks: WorkerHooks): () => void {
       send(MSG.recycleMe);
     }
   };
+}
+
+const gathering = new Map<number, (reply: ReportMessage) => void>();
+let nextGather = 0;
+
+/**
+ * In a worker: every worker's report (WorkerHooks.report), combined by the supervisor
+ * (SuperviseOptions.combineReports). Rejects outside a worker or when the supervisor does not answer.
+ */
+export function gatherFromSupervisor(timeoutMs = 5_000): Promise<unknown> {
+  if (!isWorkerProcess() || !process.connected) return Promise.reject(new Error("not a supervised worker process"));
+  return new Promise((resolve, reject) => {
+    const id = ++nextGather;
+    const timer = setTimeout(() => {
+      gathering.delete(id);
+      reject(new Error(`the supervisor did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    gathering.set(id, (reply) => {
+      clearTimeout(timer);
+      gathering.delete(id);
+      if (reply.error !== undefined) reject(new Error(reply.error));
+      else resolve(reply.value);
+    });
+    process.send!({ type: "restitch:gather", id } satisfies ReportMessage, undefined, {}, (err) => {
+      if (err) gathering.get(id)?.({ type: "restitch:gathered", id, error: err.message });
+    });
+  });
+}
+
+/** A line longer than this is passed on without waiting for its end. */
+const MAX_HELD_LINE_BYTES = 1 << 20;
+
+/** Copies `from` to `to` in whole lines (a partial last line waits for its end), with backpressure. */
+function forwardLines(from: Readable, to: Writable): void {
+  let held: Buffer | undefined;
+  const write = (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once("drain", () => from.resume());
+    }
+  };
+  from.on("data", (chunk: Buffer) => {
+    const end = chunk.lastIndexOf(10);
+    if (end < 0) {
+      held = held ? Buffer.concat([held, chunk]) : chunk;
+      if (held.length > MAX_HELD_LINE_BYTES) {
+        write(held);
+        held = undefined;
+      }
+      return;
+    }
+    const lines = chunk.subarray(0, end + 1);
+    write(held ? Buffer.concat([held, lines]) : lines);
+    held = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
+  });
+  from.on("end", () => {
+    if (held) write(held);
+    held = undefined;
+  });
 }
 
 /** Messages to a supervisor that may already be gone are dropped. */

@@ -1,0 +1,106 @@
+/**
+ * The pino logger a server writes its records to: one JSON object per line, or a short human line
+ * per record when a person is watching (a TTY). Writes are asynchronous (sonic-boom, buffered while a
+ * write is in flight, flushed on exit): a request never waits on stdout.
+ */
+import { isatty } from "node:tty";
+import pino, { type Level, type LevelWithSilent, type Logger } from "pino";
+
+export type { Logger } from "pino";
+
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_LEVELS: readonly LevelWithSilent[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+export interface LoggerOptions {
+  /** Default: pretty when the destination is a terminal, JSON otherwise. */
+  format?: LogFormat;
+  /** Default "info"; "silent" turns records off. */
+  level?: LevelWithSilent;
+  /** A file descriptor (default 1, stdout) or any object with write(line) (e.g. for tests). */
+  destination?: number | { write(chunk: string): unknown };
+  /** ANSI colours in the pretty format. Default: the destination is a colour terminal and NO_COLOR is unset. */
+  colors?: boolean;
+}
+
+/** pretty for a terminal, json for anything else (files, pipes, log collectors). */
+export function defaultLogFormat(fd = 1): LogFormat {
+  return isatty(fd) ? "pretty" : "json";
+}
+
+export function isLogLevel(value: string): value is LevelWithSilent {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const dest = options.destination ?? 1;
+  const format = options.format ?? (typeof dest === "number" ? defaultLogFormat(dest) : "json");
+  const level = options.level ?? "info";
+  const out = typeof dest === "number" ? pino.destination({ dest, sync: false }) : dest;
+  const colors = options.colors ?? (typeof dest === "number" && isatty(dest) && !process.env.NO_COLOR);
+  const stream = format === "pretty" ? prettyStream(out, colors) : out;
+  return pino(
+    {
+      level,
+      // Level names, not numbers: the JSON is read by people and by collectors alike.
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    stream as pino.DestinationStream,
+  );
+}
+
+/** Resolves once everything logged so far is written. */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
+}
+
+// ---- the pretty format ----------------------------------------------------------------------------------
+
+const LEVEL_COLOURS: Record<string, string> = { trace: "90", debug: "36", info: "32", warn: "33", error: "31", fatal: "35" };
+
+/** A pino destination that turns each JSON line into "HH:MM:SS.mmm LEVEL message key=value…" plus indented console/stack lines. */
+function prettyStream(out: { write(chunk: string): unknown; flush?: (cb: (err?: Error) => void) => void }, colors: boolean) {
+  const paint = (code: string, s: string) => (colors ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return {
+    write(line: string) {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return out.write(line);
+      }
+      return out.write(formatPretty(rec, paint));
+    },
+    flush(cb: (err?: Error) => void) {
+      if (out.flush) out.flush(cb);
+      else cb();
+    },
+  };
+}
+
+const SHOWN_APART = new Set(["time", "level", "msg", "pid", "hostname", "console", "error", "consoleDropped"]);
+const SHORT_KEYS: Record<string, string> = { requestId: "req", function: "fn", userId: "user", durationMs: "ms", hostCalls: "hostCalls" };
+
+export function formatPretty(rec: Record<string, unknown>, paint: (code: string, s: string) => string = (_c, s) => s): string {
+  const level = String(rec.level ?? "info") as Level;
+  const time = typeof rec.time === "string" ? rec.time.slice(11, 23) : "";
+  let s = `${paint("90", time)} ${paint(LEVEL_COLOURS[level] ?? "0", level.toUpperCase().padEnd(5))} ${String(rec.msg ?? "")}`;
+  for (const [k, v] of Object.entries(rec)) {
+    if (SHOWN_APART.has(k) || v === undefined || k === "status" || k === "method" || k === "path" || k === "durationMs") continue;
+    s += ` ${paint("90", `${SHORT_KEYS[k] ?? k}=`)}${typeof v === "string" ? v : JSON.stringify(v)}`;
+  }
+  s += "\n";
+  const error = rec.error as { kind?: string; message?: string; stack?: string } | undefined;
+  if (error) s += indent(paint("31", error.stack ?? `${error.kind}: ${error.message}`), "  ! ");
+  if (Array.isArray(rec.console)) for (const line of rec.console) s += indent(String(line), "  | ");
+  if (typeof rec.consoleDropped === "number") s += `  | … ${rec.consoleDropped} more console line(s) not shown\n`;
+  return s;
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split("\n")
+    .map((l) => `${prefix}${l}\n`)
+    .join("");
+}
