@@ -7,6 +7,8 @@ import { run } from "./run.js";
 import { serve } from "./serve.js";
 
 export { startServer, type StartServerOptions, type RunningServer } from "./server.js";
+// What startServer's `observe` option takes, for library users.
+export { createLogger, createServerMetrics, flushLogger, type LogRecord, type Logger, type ObserveOptions } from "@restitch/observe";
 export { endpointTable } from "./check.js";
 export { benchTable, load, median, processTree, startServe, stopServe, treeUsage, watchServer, type BenchRow, type LoadOptions, type LoadResult } from "./bench.js";
 

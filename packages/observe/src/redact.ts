@@ -11,11 +11,11 @@ export const REDACTED = "[redacted]";
 const CREDENTIAL_NAMES = String.raw`authorization|proxy-authorization|api[-_]?key|apikey|password|passwd|pwd|secret|client[-_]?secret|(?:access|refresh|id|auth|session|bearer)?[-_]?token|cookie|set-cookie|private[-_]?key`;
 
 const PATTERNS: [RegExp, string][] = [
-  // `"password": "x"`, `password: 'x'`, `apiKey=x`, `Authorization: Basic x`: keep the name, drop the value
-  // (an authorization value may be a scheme and a credential).
+  // `"password": "x"`, `password: 'x'`, `apiKey=x`, `Authorization: Basic x`, `"Cookie": ["a", "b"]`
+  // (headers as context.request holds them): keep the name, drop the value.
   [
     new RegExp(
-      String.raw`(["']?\b[\w-]*?(?:${CREDENTIAL_NAMES})["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?:Basic|Bearer|Digest)\s+[^\s,;'"&}\]]+|[^\s,;'"&}\]]+)`,
+      String.raw`(["']?\b[\w-]*?(?:${CREDENTIAL_NAMES})["']?\s*[:=]\s*)(?:\[\s*(?:"(?:[^"\\]|\\.)*"\s*,?\s*)*\]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?:Basic|Bearer|Digest)\s+[^\s,;'"&}\]]+|[^\s,;'"&}\]]+)`,
       "gi",
     ),
     `$1${REDACTED}`,
