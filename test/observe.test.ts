@@ -14,7 +14,7 @@ const SECRET_VALUE = "s3cr3t-value-Zq81";
 const PASSWORD = "Pa55w0rd-Ky7!";
 const API_KEY_SENT = "apikey-Hh2-notlogged";
 
-type Line = LogRecord & { level: string; msg: string; time: string; pid: number };
+type Line = LogRecord & { level: string; msg: string; time: number; pid: number };
 
 let dir = "";
 let server: RunningServer;

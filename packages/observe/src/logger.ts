@@ -1,7 +1,7 @@
 /**
  * The pino logger a server writes its records to: one JSON object per line, or a short human line
- * per record when a person is watching (a TTY). Writes are asynchronous (sonic-boom, buffered while a
- * write is in flight, flushed on exit): a request never waits on stdout.
+ * per record when a person is watching (a TTY). Writes are asynchronous and batched (sonic-boom;
+ * flushed on exit): a request never waits on stdout.
  */
 import { isatty } from "node:tty";
 import pino, { type Level, type LevelWithSilent, type Logger } from "pino";
@@ -11,6 +11,16 @@ export type { Logger } from "pino";
 export const LOG_FORMATS = ["json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_LEVELS: readonly LevelWithSilent[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/**
+ * Records are written in batches: one write per request cost ~80 µs of CPU per request (a thread-pool
+ * round trip and a syscall each), measured on the bench hello endpoint. A batch goes out at this size…
+ */
+const BATCH_BYTES = 8 * 1024;
+/** …or after this long (ms), so a quiet server's records still show up at once to a person watching. */
+const FLUSH_EVERY_MS = 100;
+/** Beyond this much unwritten output (stdout not keeping up), records are dropped rather than held. */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export interface LoggerOptions {
   /** Default: pretty when the destination is a terminal, JSON otherwise. */
@@ -36,15 +46,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const dest = options.destination ?? 1;
   const format = options.format ?? (typeof dest === "number" ? defaultLogFormat(dest) : "json");
   const level = options.level ?? "info";
-  const out = typeof dest === "number" ? pino.destination({ dest, sync: false }) : dest;
+  const out = typeof dest === "number" ? pino.destination({ dest, sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_EVERY_MS, maxLength: MAX_BUFFERED_BYTES }) : dest;
   const colors = options.colors ?? (typeof dest === "number" && isatty(dest) && !process.env.NO_COLOR);
   const stream = format === "pretty" ? prettyStream(out, colors) : out;
   return pino(
     {
       level,
-      // Level names, not numbers: the JSON is read by people and by collectors alike.
+      // Level names, not numbers: the JSON is read by people and by collectors alike. The time stays
+      // pino's epoch milliseconds (an ISO string costs a Date per record).
       formatters: { level: (label) => ({ level: label }) },
-      timestamp: pino.stdTimeFunctions.isoTime,
     },
     stream as pino.DestinationStream,
   );
@@ -84,7 +94,7 @@ const SHORT_KEYS: Record<string, string> = { requestId: "req", function: "fn", u
 
 export function formatPretty(rec: Record<string, unknown>, paint: (code: string, s: string) => string = (_c, s) => s): string {
   const level = String(rec.level ?? "info") as Level;
-  const time = typeof rec.time === "string" ? rec.time.slice(11, 23) : "";
+  const time = typeof rec.time === "number" ? clockTime(new Date(rec.time)) : "";
   let s = `${paint("90", time)} ${paint(LEVEL_COLOURS[level] ?? "0", level.toUpperCase().padEnd(5))} ${String(rec.msg ?? "")}`;
   for (const [k, v] of Object.entries(rec)) {
     if (SHOWN_APART.has(k) || v === undefined || k === "status" || k === "method" || k === "path" || k === "durationMs") continue;
@@ -96,6 +106,12 @@ export function formatPretty(rec: Record<string, unknown>, paint: (code: string,
   if (Array.isArray(rec.console)) for (const line of rec.console) s += indent(String(line), "  | ");
   if (typeof rec.consoleDropped === "number") s += `  | … ${rec.consoleDropped} more console line(s) not shown\n`;
   return s;
+}
+
+/** HH:MM:SS.mmm in local time. */
+function clockTime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
 function indent(text: string, prefix: string): string {

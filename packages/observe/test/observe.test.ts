@@ -86,7 +86,8 @@ describe("log records", () => {
   });
 
   it("pretty: one line with the message and short fields, then the stack and console lines indented", () => {
-    const line = formatPretty({ level: "warn", time: "2026-01-02T03:04:05.678Z", msg: "GET /x 400 1ms", status: 400, app: "a", function: "f", console: ["hi"], error: { kind: "threw", stack: "Error: no\n    at f.js:1" } });
+    const time = new Date(2026, 0, 2, 3, 4, 5, 678).getTime();
+    const line = formatPretty({ level: "warn", time, msg: "GET /x 400 1ms", status: 400, app: "a", function: "f", console: ["hi"], error: { kind: "threw", stack: "Error: no\n    at f.js:1" } });
     expect(line).toBe("03:04:05.678 WARN  GET /x 400 1ms app=a fn=f\n  ! Error: no\n  !     at f.js:1\n  | hi\n");
   });
 });
