@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadApp, type AppModel } from "@restitch/config";
+import type { AppModel } from "@restitch/config";
 import { attachWorker, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
-import { startServer } from "./server.js";
+import { loadApps, startServer } from "./server.js";
 
 /** Set by a supervisor for its workers when the data is "in memory": their shared store's directory. */
 const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
@@ -33,22 +33,21 @@ export async function serve(argv: string[]): Promise<number> {
     "data-dir": { type: "string" },
     workers: { type: "string" },
   });
-  if (positionals.length !== 1) throw new UsageError("serve needs exactly one <appDir>");
+  if (positionals.length === 0) throw new UsageError("serve needs at least one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
   const host = stringOption(values.host) ?? "127.0.0.1";
   // --workers 0 serves from this process (no crash containment; for debugging and embedding).
   const workers = intOption(values.workers, "workers", 0, 256, 1);
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
-    const secrets = stringOption(values.secrets);
-    const app = await loadApp(positionals[0]!, secrets ? { secretsFile: secrets } : {});
+    const apps = await loadApps(positionals, stringOption(values.secrets));
     // Without --data-dir or --mongodb-uri the data must still outlive any one worker (restarts,
     // recycling) and be the same in every worker: they share a store in a directory this process
     // owns, in memory where /dev/shm exists, removed when the server stops.
     const ephemeral = !stringOption(values["data-dir"]) && !stringOption(values["mongodb-uri"]) ? await mkdtemp(path.join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "restitch-data-")) : undefined;
     if (ephemeral) process.env[EPHEMERAL_DATA_DIR] = ephemeral;
     try {
-      return await supervise(workers, app, port, host);
+      return await supervise(workers, apps, port, host);
     } finally {
       if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
     }
@@ -58,7 +57,7 @@ export async function serve(argv: string[]): Promise<number> {
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
   const running = await startServer({
-    appDir: positionals[0]!,
+    appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
     port: worker ? 0 : port,
     host: worker ? "127.0.0.1" : host,
@@ -75,8 +74,7 @@ export async function serve(argv: string[]): Promise<number> {
     drain: () => running.close(),
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
   });
-  const n = running.app.endpoints.length;
-  if (!worker) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
+  if (!worker) console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -100,8 +98,14 @@ export async function serve(argv: string[]): Promise<number> {
   });
 }
 
+/** "app 'a' (2 endpoints)" or "apps 'a' (2 endpoints), 'b' (1 endpoint)". */
+function describeApps(apps: AppModel[]): string {
+  const one = (app: AppModel) => `'${app.appId}' (${app.endpoints.length} endpoint${app.endpoints.length === 1 ? "" : "s"})`;
+  return `app${apps.length === 1 ? "" : "s"} ${apps.map(one).join(", ")}`;
+}
+
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, app: AppModel, port: number, host: string): Promise<number> {
+async function supervise(workers: number, apps: AppModel[], port: number, host: string): Promise<number> {
   const supervisor = await superviseWorkers({
     workers,
     port,
@@ -128,7 +132,6 @@ async function supervise(workers: number, app: AppModel, port: number, host: str
   });
   // Signals are handled from here on, even while the workers are still starting.
   await Promise.race([supervisor.ready, stopped]);
-  const n = app.endpoints.length;
-  console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  console.log(`restitch: ${describeApps(apps)} listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
   return stopped;
 }

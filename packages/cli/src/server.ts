@@ -1,16 +1,21 @@
 /**
- * startServer: load the app, open its data services and auth, start the runtime and the HTTP server.
+ * startServer: load the apps, open their data services and auth, start the runtime and the HTTP server.
  * One function, so a worker process (multi-process supervision) can call it exactly as `restitch serve` does.
+ * Several apps share one runtime (each in isolates of its own) and one HTTP server; each keeps its own
+ * data services, auth and signing key.
  */
+import path from "node:path";
 import { loadApp, type AppModel } from "@restitch/config";
-import { createServer, systemIdentity, hostBridge, appContext, type CallLogEntry, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
+import { createServer, systemIdentity, hostBridge, appContext, type CallLogEntry, type CreateServerOptions, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
 import { createRuntime, type RuntimeOptions } from "@restitch/runtime";
-import { openAppServices, openAuth, SERVICE_CLIENTS, type DataOptions } from "./services.js";
+import { openAppServices, openAuth, SERVICE_CLIENTS, type AppServices, type DataOptions } from "./services.js";
 
 export interface StartServerOptions extends DataOptions {
-  appDir: string;
+  /** One exported app directory, or several served side by side (each under /app/<its app id>/…). */
+  appDir: string | readonly string[];
   port?: number;
   host?: string;
+  /** A secrets file (JSON name -> value) read by every app. */
   secretsFile?: string;
   /** HTTP edge limits (body size, headers, slow clients). */
   limits?: Partial<ServerLimits>;
@@ -20,7 +25,9 @@ export interface StartServerOptions extends DataOptions {
 }
 
 export interface RunningServer {
+  /** The first app (the only one, unless several app directories were given). */
   app: AppModel;
+  apps: AppModel[];
   url: string;
   port: number;
   /** The HTTP server (a supervised worker feeds it the connections its supervisor accepted). */
@@ -29,8 +36,22 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Loads every app directory; two apps with one app id would be ambiguous in URLs, so that is refused. */
+export async function loadApps(appDir: string | readonly string[], secretsFile?: string): Promise<AppModel[]> {
+  const dirs = typeof appDir === "string" ? [appDir] : [...appDir];
+  if (dirs.length === 0) throw new Error("no app directory given");
+  const apps: AppModel[] = [];
+  for (const dir of dirs) {
+    const app = await loadApp(dir, secretsFile ? { secretsFile } : {});
+    const twin = apps.find((a) => a.appId === app.appId);
+    if (twin) throw new Error(`${dir}: app id '${app.appId}' is already served from ${twin.dir}`);
+    apps.push(app);
+  }
+  return apps;
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const app = await loadApp(options.appDir, options.secretsFile ? { secretsFile: options.secretsFile } : {});
+  const apps = await loadApps(options.appDir, options.secretsFile);
   const cleanup: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of cleanup.reverse()) await c();
@@ -39,31 +60,39 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const runtime = createRuntime({ ...options.runtime, serviceClients: { ...SERVICE_CLIENTS, ...options.runtime?.serviceClients } });
     cleanup.push(() => runtime.close());
     let server: RestitchServer | undefined;
-    const services = await openAppServices(app, options, () => server?.appRuntime(app.appId));
-    cleanup.push(() => services.close());
-    // Auth runs confirmation / reset / custom-function provider functions as the system user.
-    const systemCtx = appContext(app, services.provider);
-    const runFunction = async (name: string, args: unknown[]) => {
-      const rt = server?.appRuntime(app.appId);
-      if (!rt) throw new Error("the server is not started yet");
-      const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
-      if (!r.ok) throw new Error(r.error!.message);
-      return r.value;
-    };
-    const auth = await openAuth(app, services, options, runFunction);
-    cleanup.push(() => auth.close());
+    const servicesByApp = new Map<string, AppServices>();
+    const auth: NonNullable<CreateServerOptions["auth"]> = new Map();
+    for (const app of apps) {
+      // Apps never share an embedded store: with several apps each gets a directory of its own.
+      const dataOptions: DataOptions = { ...options, ...(options.dataDir && apps.length > 1 ? { dataDir: path.join(options.dataDir, app.appId) } : {}) };
+      const services = await openAppServices(app, dataOptions, () => server?.appRuntime(app.appId));
+      cleanup.push(() => services.close());
+      servicesByApp.set(app.appId, services);
+      // Auth runs confirmation / reset / custom-function provider functions as the system user.
+      const systemCtx = appContext(app, services.provider);
+      const runFunction = async (name: string, args: unknown[]) => {
+        const rt = server?.appRuntime(app.appId);
+        if (!rt) throw new Error("the server is not started yet");
+        const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
+        if (!r.ok) throw new Error(r.error!.message);
+        return r.value;
+      };
+      const appAuth = await openAuth(app, services, dataOptions, runFunction);
+      cleanup.push(() => appAuth.close());
+      auth.set(app.appId, appAuth.auth);
+    }
     server = createServer({
-      apps: [app],
+      apps,
       runtime,
-      dataServices: services.provider,
-      auth: new Map([[app.appId, auth.auth]]),
+      dataServices: (app, identity, request) => servicesByApp.get(app.appId)?.provider(app, identity, request),
+      auth,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.onCall ? { onCall: options.onCall } : {}),
     });
     const listening: Listening = await server.listen(options.port ?? 8080, options.host ?? "127.0.0.1");
     cleanup.push(() => listening.close());
     let closing: Promise<void> | undefined;
-    return { app, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
+    return { app: apps[0]!, apps, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
   } catch (e) {
     await closeAll();
     throw e;
