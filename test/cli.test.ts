@@ -89,6 +89,32 @@ describe("restitch check", () => {
     expect(r.stderr).not.toContain("functions/ok.js");
     await rm(bad, { recursive: true, force: true });
   });
+  it("checks auth provider settings the server would refuse at start, and names the parts of the export that will not run", async () => {
+    const app = await writeApp({
+      functions: { f: "exports = () => 1;" },
+      endpoints: [],
+      authProviders: {
+        "custom-token": { name: "custom-token", type: "custom-token", disabled: false, config: { signingAlgorithm: "ES256" }, secret_config: { signingKeys: [] } },
+        "custom-function": { name: "custom-function", type: "custom-function", disabled: false, config: {} },
+        "oauth2-google": { name: "oauth2-google", type: "oauth2-google", disabled: false, config: {} },
+      },
+    });
+    await mkdir(path.join(app, "triggers"), { recursive: true });
+    await writeFile(path.join(app, "triggers", "onInsert.json"), "{}");
+    await mkdir(path.join(app, "hosting"), { recursive: true }); // empty: nothing to say
+    const r = await restitch(["check", app]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('auth/providers.json: custom-token.config.signingAlgorithm: must be "HS256" or "RS256", got "ES256"');
+    expect(r.stderr).toContain("auth/providers.json: custom-token.secret_config.signingKeys: at least one signing key is required");
+    expect(r.stderr).toContain("auth/providers.json: custom-function.config.functionName: required");
+    expect(r.stdout).toContain("warning: triggers/: ignored: triggers (database, scheduled, authentication) are not run by Restitch");
+    expect(r.stdout).not.toContain("hosting/");
+    await writeFile(path.join(app, "auth", "providers.json"), JSON.stringify({ "oauth2-google": { name: "oauth2-google", type: "oauth2-google", disabled: false, config: {} } }));
+    const ok = await restitch(["check", app]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("warning: auth/providers.json: oauth2-google: provider type oauth2-google is not implemented: its logins are refused");
+    await rm(app, { recursive: true, force: true });
+  });
   it("exits 0 with warnings only, printing them", async () => {
     const warned = await writeApp({ functions: { f: "exports = () => 1;" }, endpoints: [{ route: "/f", http_method: "GET", function_name: "f", frobnicate: true }] });
     const r = await restitch(["check", warned]);

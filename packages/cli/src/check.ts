@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import ivm from "isolated-vm";
+import { AuthConfigError, parseProviders } from "@restitch/auth";
 import { AppConfigError, formatProblem, loadApp, type AppModel, type ConfigProblem, type EndpointDef } from "@restitch/config";
 import { parse, stringOption, UsageError } from "./args.js";
 
@@ -28,6 +29,12 @@ export async function check(argv: string[]): Promise<number> {
   }
   // Syntax is checked even when the configuration is broken, so one run lists everything.
   problems.push(...syntaxProblems(await sourcesToCompile(dir, app)));
+  if (app) {
+    const auth = authProblems(app);
+    problems.push(...auth.problems);
+    warnings = [...warnings, ...auth.warnings];
+  }
+  warnings = [...warnings, ...(await unservedParts(dir))];
 
   for (const w of warnings) console.log(`warning: ${formatProblem(w)}`);
   if (problems.length > 0 || !app) {
@@ -39,6 +46,46 @@ export async function check(argv: string[]): Promise<number> {
   console.log(`app '${app.appId}' (${app.name}) is valid: ${app.functions.size} functions, ${app.endpoints.length} endpoints`);
   if (app.endpoints.length > 0) console.log("\n" + endpointTable(app));
   return 0;
+}
+
+// ---- what the loader leaves to later stages -----------------------------------------------------------
+
+/** Provider settings @restitch/auth checks when the server starts (algorithms, keys, function names). */
+function authProblems(app: AppModel): { problems: ConfigProblem[]; warnings: ConfigProblem[] } {
+  const file = existsSync(path.join(app.dir, "auth", "providers.json")) ? "auth/providers.json" : "auth_providers";
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  try {
+    const { unsupported } = parseProviders(app);
+    for (const p of unsupported) warnings.push({ file, field: p.replace(/ \(.*$/, ""), message: `provider type ${p.replace(/^.* \((.*)\)$/, "$1")} is not implemented: its logins are refused` });
+  } catch (e) {
+    if (!(e instanceof AuthConfigError)) throw e;
+    // Each is "<provider>.<field path>: why".
+    for (const p of e.problems) {
+      const at = p.indexOf(": ");
+      problems.push(at > 0 ? { file, field: p.slice(0, at), message: p.slice(at + 2) } : { file, message: p });
+    }
+  }
+  return { problems, warnings };
+}
+
+/** Parts of an export Restitch reads nothing from: said once each, so a migration knows what will not run. */
+const UNSERVED: Record<string, string> = {
+  triggers: "triggers (database, scheduled, authentication) are not run by Restitch",
+  graphql: "the GraphQL API is not served by Restitch",
+  hosting: "static hosting is not served by Restitch (serve the files from any web server)",
+  sync: "Device Sync is not supported by Restitch",
+  log_forwarders: "log forwarders are not run by Restitch (see docs/operating.md for its logs)",
+};
+
+async function unservedParts(dir: string): Promise<ConfigProblem[]> {
+  const out: ConfigProblem[] = [];
+  for (const [d, message] of Object.entries(UNSERVED)) {
+    const entries = await readdir(path.join(dir, d), { recursive: true, withFileTypes: true }).catch(() => []);
+    // Exports carry some of these directories empty, or with only default settings; an empty one says nothing.
+    if (entries.some((e) => e.isFile())) out.push({ file: `${d}/`, message: `ignored: ${message}` });
+  }
+  return out;
 }
 
 // ---- syntax -------------------------------------------------------------------------------------------
