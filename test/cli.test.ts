@@ -4,19 +4,12 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
+import { runNode, type Finished } from "./helpers/process.js";
 
 const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
 
-function restitch(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function restitch(args: string[]): Promise<Finished> {
+  return runNode([BIN, ...args]);
 }
 
 /** Starts `restitch serve` and resolves with the URL from its "listening" line. */

@@ -1,23 +1,15 @@
 // docs/embedding.md shows the samples in examples/embedding/ verbatim; this runs each one as a reader
 // would (node --no-node-snapshot <file>) and checks what it prints, so the guide cannot rot.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { runNode, type Finished } from "./helpers/process.js";
 
 const DIR = path.resolve(import.meta.dirname, "../examples/embedding");
 const GUIDE = path.resolve(import.meta.dirname, "../docs/embedding.md");
 
-function runSample(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--no-node-snapshot", path.join(DIR, file)], { cwd: DIR, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function runSample(file: string): Promise<Finished> {
+  return runNode(["--no-node-snapshot", path.join(DIR, file)], { cwd: DIR });
 }
 
 async function lines(file: string): Promise<string[]> {
@@ -73,7 +65,7 @@ describe("examples/embedding (docs/embedding.md)", () => {
   it("5: startServer, as restitch serve does (endpoints and the client auth API)", async () => {
     expect(await lines("5-start-server.mjs")).toEqual([
       "app: hello-abcde endpoints: 7",
-      "call: GET /hello -> 200 (0 log lines)",
+      'call: GET /hello -> 200, logs: ["greeting Ada"]',
       "GET /hello: 200 Hello, Ada!",
       "anonymous login: 200 access_token,device_id,refresh_token,user_id",
     ]);

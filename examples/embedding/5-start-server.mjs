@@ -9,7 +9,7 @@ const server = await startServer({
   host: "127.0.0.1",
   // mongodbUri: "mongodb://127.0.0.1:27017", // your cluster; or dataDir: "./data" for a durable embedded store
   runtime: { limits: { wallTimeMs: 10_000 }, pool: { maxIsolates: 4 } },
-  onCall: (e) => console.log(`call: ${e.method} ${e.route} -> ${e.status} (${e.logs.length} log lines)`),
+  onCall: (e) => console.log(`call: ${e.method} ${e.route} -> ${e.status}, logs: ${JSON.stringify(e.logs)}`),
 });
 console.log("app:", server.app.appId, "endpoints:", server.app.endpoints.length);
 
