@@ -76,6 +76,15 @@ describe("restitch check", () => {
     const r = await restitch(["check", bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("the app is invalid (3 problems)");
+    // Inline run-as scripts are compiled too (once the configuration loads).
+    const script = await writeApp({
+      functions: { ok: "exports = () => 1;" },
+      endpoints: [{ route: "/x", http_method: "GET", function_name: "ok", run_as_system: false, run_as_user_id_script_source: "exports = () => { return 'id' " }],
+    });
+    const s = await restitch(["check", script]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain("http_endpoints/config.json: GET /x: run_as_user_id_script_source: SyntaxError: the source ends early");
+    await rm(script, { recursive: true, force: true });
     expect(r.stderr).toContain('http_endpoints/config.json: [0].function_name: function "missing" does not exist');
     expect(r.stderr).toMatch(/functions\/unclosed\.js: SyntaxError at line 2:\d+: /);
     expect(r.stderr).toContain("functions/shadows.js: SyntaxError at line 1:7: Identifier 'console' has already been declared");

@@ -4,12 +4,12 @@
  * took, and its result as EJSON. Logs and timing go to stderr, the result alone to stdout (so it can be
  * piped); a function that fails prints its error and exits 1.
  */
-import { loadApp } from "@restitch/config";
+import { loadApp, type AppModel } from "@restitch/config";
 import { appContext, appDefinition, hostBridge, systemIdentity, userIdentity, type Identity } from "@restitch/router";
 import { createRuntime, type AppRuntime } from "@restitch/runtime";
 import { EJSON } from "bson";
 import { parse, stringOption, UsageError } from "./args.js";
-import { openAppServices, openAuth, SERVICE_CLIENTS, type AppServices } from "./services.js";
+import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type AppServices, type DataOptions } from "./services.js";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -73,14 +73,8 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The application user `id` as endpoints running as that user see it (custom user data included); undefined when unknown or disabled. */
-async function findUser(app: Parameters<typeof openAuth>[0], services: AppServices, dataOptions: Parameters<typeof openAuth>[2], rt: AppRuntime, id: string): Promise<Identity | undefined> {
-  const systemCtx = appContext(app, services.provider);
-  const runFunction = async (name: string, args: unknown[]) => {
-    const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
-    if (!r.ok) throw new Error(r.error!.message);
-    return r.value;
-  };
-  const auth = await openAuth(app, services, dataOptions, runFunction);
+async function findUser(app: AppModel, services: AppServices, dataOptions: DataOptions, rt: AppRuntime, id: string): Promise<Identity | undefined> {
+  const auth = await openAuth(app, services, dataOptions, systemFunctionRunner(app, services.provider, () => rt));
   try {
     const user = await auth.auth.getUser(id, { fetchCustomUserData: true });
     return user ? userIdentity(id, user as unknown as Record<string, unknown>) : undefined;

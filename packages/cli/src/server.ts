@@ -3,9 +3,9 @@
  * One function, so a worker process (multi-process supervision) can call it exactly as `restitch serve` does.
  */
 import { loadApp, type AppModel } from "@restitch/config";
-import { createServer, systemIdentity, hostBridge, appContext, type CallLogEntry, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
+import { createServer, type CallLogEntry, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
 import { createRuntime, type RuntimeOptions } from "@restitch/runtime";
-import { openAppServices, openAuth, SERVICE_CLIENTS, type DataOptions } from "./services.js";
+import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type DataOptions } from "./services.js";
 
 export interface StartServerOptions extends DataOptions {
   appDir: string;
@@ -42,14 +42,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const services = await openAppServices(app, options, () => server?.appRuntime(app.appId));
     cleanup.push(() => services.close());
     // Auth runs confirmation / reset / custom-function provider functions as the system user.
-    const systemCtx = appContext(app, services.provider);
-    const runFunction = async (name: string, args: unknown[]) => {
-      const rt = server?.appRuntime(app.appId);
-      if (!rt) throw new Error("the server is not started yet");
-      const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
-      if (!r.ok) throw new Error(r.error!.message);
-      return r.value;
-    };
+    const runFunction = systemFunctionRunner(app, services.provider, () => server?.appRuntime(app.appId));
     const auth = await openAuth(app, services, options, runFunction);
     cleanup.push(() => auth.close());
     server = createServer({
