@@ -6,9 +6,9 @@
  */
 import path from "node:path";
 import { loadApp, type AppModel } from "@restitch/config";
-import { createServer, systemIdentity, hostBridge, appContext, type CallLogEntry, type CreateServerOptions, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
+import { createServer, type CallLogEntry, type CreateServerOptions, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
 import { createRuntime, type RuntimeOptions } from "@restitch/runtime";
-import { openAppServices, openAuth, SERVICE_CLIENTS, type AppServices, type DataOptions } from "./services.js";
+import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type AppServices, type DataOptions } from "./services.js";
 
 export interface StartServerOptions extends DataOptions {
   /** One exported app directory, or several served side by side (each under /app/<its app id>/…). */
@@ -69,14 +69,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanup.push(() => services.close());
       servicesByApp.set(app.appId, services);
       // Auth runs confirmation / reset / custom-function provider functions as the system user.
-      const systemCtx = appContext(app, services.provider);
-      const runFunction = async (name: string, args: unknown[]) => {
-        const rt = server?.appRuntime(app.appId);
-        if (!rt) throw new Error("the server is not started yet");
-        const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
-        if (!r.ok) throw new Error(r.error!.message);
-        return r.value;
-      };
+      const runFunction = systemFunctionRunner(app, services.provider, () => server?.appRuntime(app.appId));
       const appAuth = await openAuth(app, services, dataOptions, runFunction);
       cleanup.push(() => appAuth.close());
       auth.set(app.appId, appAuth.auth);
