@@ -2,6 +2,7 @@
 // answer can be seen as JSON ("at": ISO string) and EJSON ("at": {"$date": …}) via the Accept header.
 exports = function (request, response) {
   const name = request.query.name || "world";
+  console.log(`greeting ${name}`); // function logs: printed by restitch run, kept with the call's log entry
   return {
     greeting: `${context.environment.values.greeting}, ${name}!`,
     app: context.values.get("appName"),

@@ -3,11 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadApp, type AppModel } from "@restitch/config";
+import type { AppModel } from "@restitch/config";
 import { createLogger, createServerMetrics, createSupervisorMetrics, defaultLogFormat, flushLogger, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from "@restitch/observe";
 import { attachWorker, gatherFromSupervisor, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
-import { startServer } from "./server.js";
+import { loadApps, startServer } from "./server.js";
 
 /** Set by a supervisor for its workers when the data is "in memory": their shared store's directory. */
 const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
@@ -39,7 +39,7 @@ export async function serve(argv: string[]): Promise<number> {
     "log-format": { type: "string" },
     "log-level": { type: "string" },
   });
-  if (positionals.length !== 1) throw new UsageError("serve needs exactly one <appDir>");
+  if (positionals.length === 0) throw new UsageError("serve needs at least one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
   const host = stringOption(values.host) ?? "127.0.0.1";
   // --workers 0 serves from this process (no crash containment; for debugging and embedding).
@@ -49,8 +49,7 @@ export async function serve(argv: string[]): Promise<number> {
   const logFormat = logFormatOption(stringOption(values["log-format"]));
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
-    const secrets = stringOption(values.secrets);
-    const app = await loadApp(positionals[0]!, secrets ? { secretsFile: secrets } : {});
+    const apps = await loadApps(positionals, stringOption(values.secrets));
     // Without --data-dir or --mongodb-uri the data must still outlive any one worker (restarts,
     // recycling) and be the same in every worker: they share a store in a directory this process
     // owns, in memory where /dev/shm exists, removed when the server stops.
@@ -59,7 +58,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.env[WORKER_LOG_FORMAT] = logFormat;
     if (process.stdout.isTTY && !process.env.NO_COLOR) process.env[WORKER_LOG_COLORS] = "1";
     try {
-      return await supervise(workers, app, port, host);
+      return await supervise(workers, apps, port, host);
     } finally {
       if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
     }
@@ -75,7 +74,7 @@ export async function serve(argv: string[]): Promise<number> {
   });
   const metrics = createServerMetrics();
   const running = await startServer({
-    appDir: positionals[0]!,
+    appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
     port: worker ? 0 : port,
     host: worker ? "127.0.0.1" : host,
@@ -98,8 +97,7 @@ export async function serve(argv: string[]): Promise<number> {
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
     report: () => metrics.registry.getMetricsAsJSON(),
   });
-  const n = running.app.endpoints.length;
-  if (!worker) console.log(`restitch: app '${running.app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${running.url}`);
+  if (!worker) console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -138,8 +136,14 @@ async function stopServing(running: { close(): Promise<void> }, logger: Logger):
   }
 }
 
+/** "app 'a' (2 endpoints)" or "apps 'a' (2 endpoints), 'b' (1 endpoint)". */
+function describeApps(apps: AppModel[]): string {
+  const one = (app: AppModel) => `'${app.appId}' (${app.endpoints.length} endpoint${app.endpoints.length === 1 ? "" : "s"})`;
+  return `app${apps.length === 1 ? "" : "s"} ${apps.map(one).join(", ")}`;
+}
+
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, app: AppModel, port: number, host: string): Promise<number> {
+async function supervise(workers: number, apps: AppModel[], port: number, host: string): Promise<number> {
   const metrics = createSupervisorMetrics();
   const supervisor = await superviseWorkers({
     workers,
@@ -170,7 +174,6 @@ async function supervise(workers: number, app: AppModel, port: number, host: str
   });
   // Signals are handled from here on, even while the workers are still starting.
   await Promise.race([supervisor.ready, stopped]);
-  const n = app.endpoints.length;
-  console.log(`restitch: app '${app.appId}' (${n} endpoint${n === 1 ? "" : "s"}) listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  console.log(`restitch: ${describeApps(apps)} listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
   return stopped;
 }

@@ -1,17 +1,22 @@
 /**
- * startServer: load the app, open its data services and auth, start the runtime and the HTTP server.
+ * startServer: load the apps, open their data services and auth, start the runtime and the HTTP server.
  * One function, so a worker process (multi-process supervision) can call it exactly as `restitch serve` does.
+ * Several apps share one runtime (each in isolates of its own) and one HTTP server; each keeps its own
+ * data services, auth and signing key.
  */
+import path from "node:path";
 import { loadApp, type AppModel } from "@restitch/config";
-import { createServer, systemIdentity, hostBridge, appContext, type CallLogEntry, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
+import { createServer, type CallLogEntry, type CreateServerOptions, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
 import { observe, type ObserveOptions, type ReadinessCheck } from "@restitch/observe";
 import { createRuntime, DEFAULT_POOL, type RuntimeOptions } from "@restitch/runtime";
-import { openAppServices, openAuth, SERVICE_CLIENTS, type DataOptions } from "./services.js";
+import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type AppServices, type DataOptions } from "./services.js";
 
 export interface StartServerOptions extends DataOptions {
-  appDir: string;
+  /** One exported app directory, or several served side by side (each under /app/<its app id>/…). */
+  appDir: string | readonly string[];
   port?: number;
   host?: string;
+  /** A secrets file (JSON name -> value) read by every app. */
   secretsFile?: string;
   /** HTTP edge limits (body size, headers, slow clients). */
   limits?: Partial<ServerLimits>;
@@ -28,7 +33,9 @@ export interface StartServerOptions extends DataOptions {
 }
 
 export interface RunningServer {
+  /** The first app (the only one, unless several app directories were given). */
   app: AppModel;
+  apps: AppModel[];
   url: string;
   port: number;
   /** The HTTP server (a supervised worker feeds it the connections its supervisor accepted). */
@@ -46,8 +53,22 @@ function fanOut(a: ((e: CallLogEntry) => void) | undefined, b: ((e: CallLogEntry
     : (a ?? b);
 }
 
+/** Loads every app directory; two apps with one app id would be ambiguous in URLs, so that is refused. */
+export async function loadApps(appDir: string | readonly string[], secretsFile?: string): Promise<AppModel[]> {
+  const dirs = typeof appDir === "string" ? [appDir] : [...appDir];
+  if (dirs.length === 0) throw new Error("no app directory given");
+  const apps: AppModel[] = [];
+  for (const dir of dirs) {
+    const app = await loadApp(dir, secretsFile ? { secretsFile } : {});
+    const twin = apps.find((a) => a.appId === app.appId);
+    if (twin) throw new Error(`${dir}: app id '${app.appId}' is already served from ${twin.dir}`);
+    apps.push(app);
+  }
+  return apps;
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const app = await loadApp(options.appDir, options.secretsFile ? { secretsFile: options.secretsFile } : {});
+  const apps = await loadApps(options.appDir, options.secretsFile);
   const cleanup: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of cleanup.reverse()) await c();
@@ -56,22 +77,23 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const runtime = createRuntime({ ...options.runtime, serviceClients: { ...SERVICE_CLIENTS, ...options.runtime?.serviceClients } });
     cleanup.push(() => runtime.close());
     let server: RestitchServer | undefined;
+    const servicesByApp = new Map<string, AppServices>();
+    const auth: NonNullable<CreateServerOptions["auth"]> = new Map();
+    for (const app of apps) {
+      // Apps never share an embedded store: with several apps each gets a directory of its own.
+      const dataOptions: DataOptions = { ...options, ...(options.dataDir && apps.length > 1 ? { dataDir: path.join(options.dataDir, app.appId) } : {}) };
+      const services = await openAppServices(app, dataOptions, () => server?.appRuntime(app.appId));
+      cleanup.push(() => services.close());
+      servicesByApp.set(app.appId, services);
+      // Auth runs confirmation / reset / custom-function provider functions as the system user.
+      const runFunction = systemFunctionRunner(app, services.provider, () => server?.appRuntime(app.appId));
+      const appAuth = await openAuth(app, services, dataOptions, runFunction);
+      cleanup.push(() => appAuth.close());
+      auth.set(app.appId, appAuth.auth);
+    }
     let runtimeClosed = false;
     cleanup.push(async () => void (runtimeClosed = true));
-    const services = await openAppServices(app, options, () => server?.appRuntime(app.appId));
-    cleanup.push(() => services.close());
-    // Auth runs confirmation / reset / custom-function provider functions as the system user.
-    const systemCtx = appContext(app, services.provider);
-    const runFunction = async (name: string, args: unknown[]) => {
-      const rt = server?.appRuntime(app.appId);
-      if (!rt) throw new Error("the server is not started yet");
-      const r = await rt.call({ functionName: name, args, bridge: hostBridge(systemCtx, systemIdentity()) });
-      if (!r.ok) throw new Error(r.error!.message);
-      return r.value;
-    };
-    const auth = await openAuth(app, services, options, runFunction);
-    cleanup.push(() => auth.close());
-    const observed = options.observe ? observe(options.observe, app.secrets.values()) : undefined;
+    const observed = options.observe ? observe(options.observe, apps.flatMap((app) => [...app.secrets.values()])) : undefined;
     const onCall = fanOut(observed?.onCall, options.onCall);
     const maxQueue = options.runtime?.pool?.maxQueue ?? DEFAULT_POOL.maxQueue;
     const readiness: ReadinessCheck[] = [
@@ -84,28 +106,35 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       {
         name: "runtime",
         check: () => {
-          const stats = server?.appRuntime(app.appId)?.stats();
-          if (runtimeClosed || !stats) throw new Error("the runtime is closed");
-          if (stats.queued >= maxQueue) throw new Error(`the call queue is full (${stats.queued} calls waiting)`);
+          for (const app of apps) {
+            const stats = server?.appRuntime(app.appId)?.stats();
+            if (runtimeClosed || !stats) throw new Error("the runtime is closed");
+            if (stats.queued >= maxQueue) throw new Error(`app '${app.appId}': the call queue is full (${stats.queued} calls waiting)`);
+          }
         },
       },
       // Reachable = answers a listing of the database Restitch itself keeps the app's users in.
-      ...[...services.dataServices].map(([name, ds]) => ({ name: `data:${name}`, check: async () => void (await ds.collectionNames(`__restitch_auth_${app.appId}`)) })),
+      ...apps.flatMap((app) =>
+        [...servicesByApp.get(app.appId)!.dataServices].map(([name, ds]) => ({
+          name: `data:${app.appId}/${name}`,
+          check: async () => void (await ds.collectionNames(`__restitch_auth_${app.appId}`)),
+        })),
+      ),
     ];
     server = createServer({
-      apps: [app],
+      apps,
       runtime,
-      dataServices: services.provider,
-      auth: new Map([[app.appId, auth.auth]]),
+      dataServices: (app, identity, request) => servicesByApp.get(app.appId)?.provider(app, identity, request),
+      auth,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(onCall ? { onCall } : {}),
       ...(observed ? { probes: observed.probes(readiness) } : {}),
     });
-    observed?.metrics?.watchPool(app.appId, () => server?.appRuntime(app.appId)?.stats());
+    for (const app of apps) observed?.metrics?.watchPool(app.appId, () => server?.appRuntime(app.appId)?.stats());
     const listening: Listening = await server.listen(options.port ?? 8080, options.host ?? "127.0.0.1");
     cleanup.push(() => listening.close());
     let closing: Promise<void> | undefined;
-    return { app, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
+    return { app: apps[0]!, apps, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
   } catch (e) {
     await closeAll();
     throw e;

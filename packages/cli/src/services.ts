@@ -14,7 +14,7 @@ import {
   mongodbGuestClient,
   type DataService,
 } from "@restitch/mongodb";
-import { appContext, hostBridge, type ServiceProvider } from "@restitch/router";
+import { appContext, hostBridge, systemIdentity, type ServiceProvider } from "@restitch/router";
 import type { AppRuntime, ServiceBinding } from "@restitch/runtime";
 
 export interface DataOptions {
@@ -84,6 +84,18 @@ export async function openAppServices(app: AppModel, options: DataOptions, appRu
     close: async () => {
       await Promise.all([...dataServices.values()].map((s) => s.close()));
     },
+  };
+}
+
+/** Runs app functions as the system user: what auth's confirmation / reset / custom-function providers call. */
+export function systemFunctionRunner(app: AppModel, provider: ServiceProvider, appRuntime: () => AppRuntime | undefined): (name: string, args: unknown[]) => Promise<unknown> {
+  const ctx = appContext(app, provider);
+  return async (name, args) => {
+    const rt = appRuntime();
+    if (!rt) throw new Error("the app runtime is not started yet");
+    const r = await rt.call({ functionName: name, args, bridge: hostBridge(ctx, systemIdentity()) });
+    if (!r.ok) throw new Error(r.error!.message);
+    return r.value;
   };
 }
 
