@@ -67,6 +67,8 @@ describe("examples/embedding (docs/embedding.md)", () => {
       "app: hello-abcde endpoints: 7",
       'call: GET /hello -> 200, logs: ["greeting Ada"]',
       "GET /hello: 200 Hello, Ada!",
+      // onCall sees every request, the client auth API's too (route: the router's pattern).
+      "call: POST /api/client/v2.0/app/:appId/auth/providers/:provider/login -> 200, logs: []",
       "anonymous login: 200 access_token,device_id,refresh_token,user_id",
     ]);
   });
