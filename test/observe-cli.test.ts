@@ -9,6 +9,7 @@ import path from "node:path";
 import { rm } from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
+import { runNode } from "./helpers/process.js";
 
 const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
 const children: ChildProcess[] = [];
@@ -132,12 +133,9 @@ describe("restitch serve: logs and metrics", () => {
       ["--log-format", "xml"],
       ["--log-level", "loud"],
     ] as const) {
-      const child = spawn(process.execPath, [BIN, "serve", dir, flag, value], { stdio: ["ignore", "pipe", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (d) => (err += d));
-      const code = await new Promise((r) => child.on("close", r));
-      expect(code).toBe(2);
-      expect(err).toContain(`${flag} must be one of`);
+      const r = await runNode([BIN, "serve", dir, flag, value]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${flag} must be one of`);
     }
   });
 });
