@@ -234,11 +234,37 @@ describe("health endpoints", () => {
     expect(ready.json()).toEqual({ status: "ready", checks: { server: "ok", runtime: "ok" } });
   });
 
+  it("/readyz checks each data source (the driver backend when MONGODB_URI is set, else the embedded store)", async () => {
+    const d = await writeApp({ appId: "ready-abcde", functions: {}, endpoints: [], dataSources: { "mongodb-atlas": {} } });
+    const uri = process.env.MONGODB_URI;
+    const s = await startServer({ appDir: d, port: 0, host: "127.0.0.1", observe: { metrics: false }, ...(uri ? { mongodbUri: uri } : {}) });
+    try {
+      const ready = await call(`${s.url}/readyz`);
+      expect(ready.json()).toEqual({ status: "ready", checks: { server: "ok", runtime: "ok", "data:ready-abcde/mongodb-atlas": "ok" } });
+      expect((await call(`${s.url}/metrics`)).status).toBe(404); // metrics: false
+    } finally {
+      await s.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it("/readyz answers 503 while the server drains", async () => {
     const d = await writeApp({ appId: "drain-abcde", functions: { slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 800));" }, endpoints: [{ route: "/slow", http_method: "GET", function_name: "slow" }] });
     const s = await startServer({ appDir: d, port: 0, host: "127.0.0.1", observe: {} });
     try {
-      const slow = call(`${s.url}/app/drain-abcde/endpoint/slow`);
+      // A call in flight: its connection is accepted before close() (which stops accepting at once).
+      let connected!: () => void;
+      const accepted = new Promise<void>((r) => (connected = r));
+      const slow = new Promise<string>((resolve, reject) => {
+        const req = http.get(`${s.url}/app/drain-abcde/endpoint/slow`, { agent: false }, (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve(body));
+        });
+        req.on("error", reject);
+        req.on("socket", (socket) => socket.once("connect", () => connected()));
+      });
+      await accepted;
       // A second keep-alive connection, idle once answered; it is reused after close() began (a new
       // connection would be refused: the server stops accepting at once).
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -247,7 +273,7 @@ describe("health endpoints", () => {
       const draining = await get(`${s.url}/readyz`, agent);
       expect(draining.status).toBe(503);
       expect(JSON.parse(draining.body)).toMatchObject({ status: "not ready", checks: { server: expect.stringContaining("draining") } });
-      expect((await slow).text).toBe('"done"');
+      expect(await slow).toBe('"done"');
       await closing;
       agent.destroy();
     } finally {
