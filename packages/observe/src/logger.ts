@@ -154,6 +154,7 @@ export function formatPretty(rec: Record<string, unknown>, paint: (code: string,
   let s = `${paint("90", time)} ${paint(LEVEL_COLOURS[level] ?? "0", level.toUpperCase().padEnd(5))} ${String(rec.msg ?? "")}`;
   for (const [k, v] of Object.entries(rec)) {
     if (SHOWN_APART.has(k) || v === undefined || k === "status" || k === "method" || k === "path" || k === "durationMs") continue;
+    if (k === "kind" && v === "endpoint") continue; // the usual case; the others are worth a word
     s += ` ${paint("90", `${SHORT_KEYS[k] ?? k}=`)}${typeof v === "string" ? v : JSON.stringify(v)}`;
   }
   s += "\n";
