@@ -60,11 +60,15 @@ async function main() {
   });
   const base = await new Promise((resolve, reject) => {
     let out = "";
-    server.stdout.on("data", (d) => {
+    const waitForUrl = (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(`${m[1]}/app/${APP_ID}/endpoint`);
-    });
+      if (!m) return;
+      server.stdout.off("data", waitForUrl); // then a log record per request: drained, not kept
+      server.stdout.resume();
+      resolve(`${m[1]}/app/${APP_ID}/endpoint`);
+    };
+    server.stdout.on("data", waitForUrl);
     server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
   });
   const loadOut = await runLoad({ url: base + ep.path, method: ep.method, connections: 50, duration: Number(seconds), ...(ep.body ? { body: ep.body, headers: ep.headers } : {}) });

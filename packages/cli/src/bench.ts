@@ -196,11 +196,17 @@ export async function startServe(args: string[]): Promise<{ child: ChildProcess;
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
     let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
+    const waitForUrl = (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
+      if (!m) return;
+      // From here on stdout carries a log record per request: drain it, keep none of it.
+      child.stdout!.off("data", waitForUrl);
+      child.stdout!.resume();
+      out = "";
+      resolve({ child, url: m[1]! });
+    };
+    child.stdout!.on("data", waitForUrl);
     child.on("exit", (code) => reject(new Error(`restitch serve exited (${code}) before listening:\n${stderr.trim()}`)));
   });
 }
