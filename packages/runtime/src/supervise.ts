@@ -356,7 +356,9 @@ const MAX_HELD_LINE_BYTES = 1 << 20;
 /** Copies `from` to `to` in whole lines (a partial last line waits for its end), with backpressure. */
 function forwardLines(from: Readable, to: Writable): void {
   let held: Buffer | undefined;
+  watchBrokenPipe(to);
   const write = (chunk: Buffer) => {
+    if (brokenPipes.has(to)) return;
     if (!to.write(chunk)) {
       from.pause();
       to.once("drain", () => from.resume());
@@ -379,6 +381,18 @@ function forwardLines(from: Readable, to: Writable): void {
   from.on("end", () => {
     if (held) write(held);
     held = undefined;
+  });
+}
+
+/** Outputs whose reader went away (e.g. `restitch serve | head`): later lines are dropped, not fatal. */
+const brokenPipes = new WeakSet<Writable>();
+const watchedOutputs = new WeakSet<Writable>();
+function watchBrokenPipe(to: Writable): void {
+  if (watchedOutputs.has(to)) return;
+  watchedOutputs.add(to);
+  to.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    brokenPipes.add(to);
   });
 }
 
