@@ -6,7 +6,7 @@
  */
 import type { CallLogEntry } from "@restitch/router";
 import type { SupervisorEvent } from "@restitch/runtime";
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
@@ -42,46 +42,29 @@ export interface ServerMetricsOptions {
 export function createServerMetrics(options: ServerMetricsOptions = {}): ServerMetrics {
   const registry = options.registry ?? new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
-  const requests = new Counter({
-    name: "restitch_http_requests_total",
-    help: "HTTP requests answered, by app, route (the configured route or the router's pattern), method and status.",
-    labelNames: ["app", "route", "method", "status"] as const,
-    registers,
-  });
-  const requestSeconds = new Histogram({
-    name: "restitch_http_request_duration_seconds",
-    help: "Time from request start to response, by app, route and method.",
-    labelNames: ["app", "route", "method"] as const,
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
-  const runs = new Counter({
-    name: "restitch_function_runs_total",
-    help: "Function runs, by app, function and outcome (ok, or the error kind: threw, timeout, cpu, memory, …).",
-    labelNames: ["app", "function", "outcome"] as const,
-    registers,
-  });
-  const runSeconds = new Histogram({
-    name: "restitch_function_run_duration_seconds",
-    help: "Wall-clock time of function runs, by app and function.",
-    labelNames: ["app", "function"] as const,
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
-  const cpuSeconds = new Counter({
-    name: "restitch_function_cpu_seconds_total",
-    help: "Isolate CPU time used by function runs, by app and function.",
-    labelNames: ["app", "function"] as const,
-    registers,
-  });
-  const limitHits = new Counter({
-    name: "restitch_limit_hits_total",
-    help: "Limits hit, by app and kind (timeout, cpu, memory, host-calls, result-size, overloaded, console-bytes, request-body, request-headers).",
-    labelNames: ["app", "kind"] as const,
-    registers,
-  });
+  const requests = new CountFamily(
+    registry,
+    "restitch_http_requests_total",
+    "HTTP requests answered, by app, route (the configured route or the router's pattern), method and status.",
+    ["app", "route", "method", "status"],
+  );
+  const requestSeconds = new HistogramFamily(registry, "restitch_http_request_duration_seconds", "Time from request start to response, by app, route and method.", ["app", "route", "method"]);
+  const runs = new CountFamily(
+    registry,
+    "restitch_function_runs_total",
+    "Function runs, by app, function and outcome (ok, or the error kind: threw, timeout, cpu, memory, …).",
+    ["app", "function", "outcome"],
+  );
+  const runSeconds = new HistogramFamily(registry, "restitch_function_run_duration_seconds", "Wall-clock time of function runs, by app and function.", ["app", "function"]);
+  const cpuSeconds = new CountFamily(registry, "restitch_function_cpu_seconds_total", "Isolate CPU time used by function runs, by app and function.", ["app", "function"]);
+  const limitHits = new CountFamily(
+    registry,
+    "restitch_limit_hits_total",
+    "Limits hit, by app and kind (timeout, cpu, memory, host-calls, result-size, overloaded, console-bytes, request-body, request-headers).",
+    ["app", "kind"],
+  );
 
+  const registers = [registry];
   const pools = new Map<string, () => PoolStats | undefined>();
   const poolGauge = (name: string, help: string, pick: (s: PoolStats) => number) =>
     new Gauge({
@@ -105,25 +88,126 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
     record(e) {
       const app = e.appId;
       if (e.kind !== "function") {
-        requests.inc({ app, route: e.route, method: e.method, status: e.status });
-        requestSeconds.observe({ app, route: e.route, method: e.method }, e.ms / 1000);
+        const status = String(e.status);
+        requests.add(1, app, e.route, e.method, status);
+        requestSeconds.observe(e.ms / 1000, app, e.route, e.method);
         const edge = e.errorCode === undefined ? undefined : EDGE_LIMITS[e.errorCode];
-        if (edge) limitHits.inc({ app, kind: edge });
+        if (edge) limitHits.add(1, app, edge);
       }
       // A run happened when the record carries its CPU time (a refused request has none).
       if (e.cpuMs === undefined) return;
       const fn = e.functionName ?? "";
       const error = e.error?.kind;
-      runs.inc({ app, function: fn, outcome: error ?? "ok" });
-      runSeconds.observe({ app, function: fn }, (e.runMs ?? e.ms) / 1000);
-      if (e.cpuMs > 0) cpuSeconds.inc({ app, function: fn }, e.cpuMs / 1000);
-      if (error !== undefined && LIMIT_KINDS.has(error)) limitHits.inc({ app, kind: error });
-      if (e.logsDropped > 0) limitHits.inc({ app, kind: "console-bytes" });
+      runs.add(1, app, fn, error ?? "ok");
+      runSeconds.observe((e.runMs ?? e.ms) / 1000, app, fn);
+      if (e.cpuMs > 0) cpuSeconds.add(e.cpuMs / 1000, app, fn);
+      if (error !== undefined && LIMIT_KINDS.has(error)) limitHits.add(1, app, error);
+      if (e.logsDropped > 0) limitHits.add(1, app, "console-bytes");
     },
     watchPool(appId, stats) {
       pools.set(appId, stats);
     },
   };
+}
+
+// ---- per-request families ---------------------------------------------------------------------------
+// prom-client's Counter and Histogram validate and hash their label object and allocate on every
+// observation (~2 µs per request for the five series a request touches). These keep plain numbers
+// under a key built from the label values, and give prom-client its JSON form only when scraped, so
+// the registry still formats, merges and aggregates them like its own.
+
+const SEP = "\u0001";
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+abstract class Family<S extends { labels: Record<string, string> }> {
+  readonly aggregator = "sum";
+  protected readonly series = new Map<string, S>();
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+  ) {
+    registry.registerMetric(this as unknown as Parameters<Registry["registerMetric"]>[0]);
+  }
+  abstract readonly type: "counter" | "histogram";
+  protected abstract fresh(labels: Record<string, string>): S;
+  protected abstract values(s: S): MetricValue[];
+
+  protected at(values: string[]): S {
+    const key = values.join(SEP);
+    let s = this.series.get(key);
+    if (!s) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      s = this.fresh(labels);
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  async get() {
+    const values: MetricValue[] = [];
+    for (const s of this.series.values()) values.push(...this.values(s));
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+class CountFamily extends Family<{ labels: Record<string, string>; value: number }> {
+  readonly type = "counter";
+  add(by: number, ...labelValues: string[]): void {
+    this.at(labelValues).value += by;
+  }
+  protected fresh(labels: Record<string, string>) {
+    return { labels, value: 0 };
+  }
+  protected values(s: { labels: Record<string, string>; value: number }): MetricValue[] {
+    return [{ labels: s.labels, value: s.value }];
+  }
+}
+
+interface HistogramSeries {
+  labels: Record<string, string>;
+  /** Observations per bucket (not cumulative); the last slot is beyond the largest bound. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+class HistogramFamily extends Family<HistogramSeries> {
+  readonly type = "histogram";
+  observe(value: number, ...labelValues: string[]): void {
+    const s = this.at(labelValues);
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && value > DURATION_BUCKETS[i]!) i++;
+    s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+  protected fresh(labels: Record<string, string>): HistogramSeries {
+    return { labels, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+  }
+  protected values(s: HistogramSeries): MetricValue[] {
+    const out: MetricValue[] = [];
+    let cumulative = 0;
+    DURATION_BUCKETS.forEach((le, i) => {
+      cumulative += s.counts[i]!;
+      out.push({ labels: { le, ...s.labels }, value: cumulative, metricName: `${this.name}_bucket` });
+    });
+    out.push({ labels: { le: "+Inf", ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
+    out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+    out.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    return out;
+  }
 }
 
 export interface SupervisorMetrics {

@@ -108,6 +108,12 @@ describe("metrics", () => {
     expect(text).toContain('restitch_http_requests_total{app="app-abcde",route="/hello",method="GET",status="200"} 2');
     expect(text).toContain('restitch_function_runs_total{app="app-abcde",function="hello",outcome="timeout"} 1');
     expect(text).toContain('restitch_limit_hits_total{app="app-abcde",kind="timeout"} 1');
+    // 1.23 ms each: le 0.0025 holds all three (cumulative), 0.001 none.
+    const h = 'app="app-abcde",route="/hello",method="GET"';
+    expect(text).toContain(`restitch_http_request_duration_seconds_bucket{le="0.001",${h}} 0`);
+    expect(text).toContain(`restitch_http_request_duration_seconds_bucket{le="0.0025",${h}} 3`);
+    expect(text).toContain(`restitch_http_request_duration_seconds_bucket{le="+Inf",${h}} 3`);
+    expect(text).toContain(`restitch_http_request_duration_seconds_count{${h}} 3`);
     expect(text).toContain('restitch_pool_isolates{app="app-abcde"} 5');
     expect(text).toContain('restitch_pool_queued{app="app-abcde"} 4');
     expect(text).toContain("restitch_workers 2");
