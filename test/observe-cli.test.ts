@@ -121,7 +121,18 @@ describe("restitch serve: logs and metrics", () => {
     }
     const ready = await get(`${s.url}/readyz`);
     expect(ready.status).toBe(200);
-  });
+
+    // Worker lifecycle comes from the supervisor: a killed worker counts as a restart once replaced.
+    const pids = [...new Set(hello.map((r) => r.pid))];
+    process.kill(pids[0]!, "SIGKILL");
+    let after = "";
+    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+      after = (await get(`${s.url}/metrics`)).body;
+      if (sample(after, "restitch_worker_restarts_total") === 1 && sample(after, "restitch_workers") === 2) break;
+    }
+    expect(sample(after, "restitch_worker_restarts_total")).toBe(1);
+    expect(sample(after, "restitch_workers")).toBe(2);
+  }, 60_000);
 
   it("--log-level silent writes no records; a bad --log-format or --log-level is a usage error", async () => {
     const s = await serve(["--workers", "0", "--log-level", "silent"]);
