@@ -3,15 +3,13 @@
  * on the one stdout, and /metrics answers for the whole server (the supervisor sums every worker's
  * registry) whichever worker takes the scrape. Flags --log-format and --log-level.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
-import path from "node:path";
 import { rm } from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
-import { runNode } from "./helpers/process.js";
+import { RESTITCH_BIN as BIN, runNode, serveRestitch, stopChildren } from "./helpers/process.js";
 
-const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
 const children: ChildProcess[] = [];
 let dir = "";
 
@@ -23,39 +21,9 @@ beforeAll(async () => {
   });
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(
-    children.splice(0).map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => c.kill("SIGKILL"), 5_000);
-          c.once("exit", () => (clearTimeout(t), resolve()));
-          c.kill("SIGTERM");
-        }),
-    ),
-  );
-});
+afterEach(() => stopChildren(children));
 
-async function serve(args: string[]) {
-  const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 20_000);
-    child.stdout!.on("data", () => {
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-  });
-  return { child, url, stdout: () => out };
-}
+const serve = (args: string[]) => serveRestitch([dir, ...args], children);
 
 /** A GET on a connection of its own (the supervisor hands each new connection to the next worker). */
 function get(url: string): Promise<{ status: number; body: string; requestId: string | undefined }> {

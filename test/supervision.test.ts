@@ -4,49 +4,15 @@
  * calls fast, and recycles workers after their call budget.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
+import { RESTITCH_BIN as BIN, serveRestitch, stopChildren } from "./helpers/process.js";
 
-const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
 const children: ChildProcess[] = [];
 
-afterEach(async () => {
-  // SIGTERM lets the supervisor remove its temporary data directory; SIGKILL if it does not stop.
-  await Promise.all(
-    children.splice(0).map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => c.kill("SIGKILL"), 5_000);
-          c.once("exit", () => (clearTimeout(t), resolve()));
-          c.kill("SIGTERM");
-        }),
-    ),
-  );
-});
+afterEach(() => stopChildren(children));
 
-async function serve(appDir: string, args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, "serve", appDir, "--port", "0", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 15_000);
-    child.stdout!.on("data", () => {
-      const m = out.split("\n").find((l) => l.includes("listening"));
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    });
-  });
-  const url = /http:\/\/[\d.]+:\d+/.exec(line)![0];
-  const pids = (/pids ([\d, ]+)/.exec(line)?.[1] ?? "").split(",").map((p) => Number(p.trim())).filter(Boolean);
-  return { child, url, pids, stderr: () => err };
-}
+const serve = (appDir: string, args: string[], env: Record<string, string> = {}) => serveRestitch([appDir, ...args], children, env);
 
 const app = () =>
   writeApp({
