@@ -162,8 +162,10 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       },
       setBody(body) {
         if (typeof body === "string") rec.body = body;
-        else if (body && body._bsontype === "Binary") rec.body = body;
-        else if (body instanceof Uint8Array) rec.body = new BSON.Binary(body);
+        // Bytes are copied now into a fresh Uint8Array: the host-bound encoder at the call's end must not
+        // run tenant code (a fake Binary's getters, a Binary mutated after setBody).
+        else if (body instanceof Binary) rec.body = new Uint8Array(body.buffer.subarray(0, body.position));
+        else if (body instanceof Uint8Array) rec.body = new Uint8Array(body);
         else throw new TypeError("setBody: body must be a string or BSON.Binary");
       },
       setHeader(name, value) {
@@ -180,7 +182,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   function encodeResponse(rec) {
     let body = null;
     if (typeof rec.body === "string") body = { text: rec.body };
-    else if (rec.body) body = { base64: bytes.bytesToBase64(rec.body.buffer.subarray(0, rec.body.position)) };
+    else if (rec.body) body = { base64: bytes.bytesToBase64(rec.body) };
     return JSONstringify({ statusCode: rec.statusCode === undefined ? null : rec.statusCode, headers: rec.headers, body });
   }
 
@@ -350,7 +352,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
         out = codec.encode(value);
       } catch (e) {
         kind = "unserializable";
-        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${String(e && e.message)}` });
+        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${errorInfo(e).message}` });
       }
       if (kind === "ok" && out.length > state.maxResultBytes) {
         kind = "result-size";
@@ -361,6 +363,15 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     }
     const logs = state.logs.length === 0 && state.logsDropped === 0 ? "" : JSONstringify({ logs: state.logs, dropped: state.logsDropped });
     hostDone(state.id, kind, out, logs, state.rec ? encodeResponse(state.rec) : "");
+  }
+
+  /** Ends a call with what it threw. Reading a thrown value may run its getters or Proxy traps, so nothing here may throw. */
+  function failed(state, e) {
+    let noExport = false;
+    try {
+      noExport = e !== null && typeof e === "object" && e.kind === "no-export";
+    } catch {}
+    finish(state, noExport ? "no-export" : "threw", errorInfo(e));
   }
 
   function run(factoryOrName, callId, argsText, metaText, file, httpResponse, maxLogBytes, maxResultBytes, maxCallDepth) {
@@ -404,13 +415,13 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
         PromiseCtor.resolve(result).then(
           (v) => finish(state, "ok", v),
-          (e) => finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e)),
+          (e) => failed(state, e),
         );
       } else {
         finish(state, "ok", result);
       }
     } catch (e) {
-      finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e));
+      failed(state, e);
     }
   }
 
