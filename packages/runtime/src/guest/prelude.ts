@@ -535,6 +535,15 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     Object.getPrototypeOf(Uint8Array),
     BSON,
     modules,
+    // Shared by every call of this isolate and handed in as wrapper parameters, not globals: frozen
+    // here, or one call could patch them to watch the calls after it.
+    UTILS,
+    CONSOLE,
+    REQUIRE,
+    CONTEXT_PROTO,
+    setTimeoutFn,
+    clearTimeoutFn,
+    setImmediateFn,
   ];
   for (const o of hiddenIntrinsics) harden(o);
   harden(globalThis);
