@@ -496,12 +496,17 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   tame(Array.prototype, ["toString", "constructor"]);
 
   const mutableStatics = new Set(["index"]); // bson's ObjectId counter
+  // bson sets ObjectId.PROCESS_UNIQUE on the first generated id; once frozen it could never be set, and
+  // `new BSON.ObjectId()` would throw in every call. Generate one now.
+  new BSON.ObjectId();
   const seen = new Set();
   function harden(root) {
     const stack = [root];
     while (stack.length) {
       const o = stack.pop();
       if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) continue;
+      // A typed array's elements cannot be frozen (ObjectId.PROCESS_UNIQUE is the only one reached).
+      if (ArrayBuffer.isView(o)) continue;
       seen.add(o);
       for (const key of Reflect.ownKeys(o)) {
         const d = Object.getOwnPropertyDescriptor(o, key);
