@@ -362,7 +362,16 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       out = JSONstringify(value);
     }
     const logs = state.logs.length === 0 && state.logsDropped === 0 ? "" : JSONstringify({ logs: state.logs, dropped: state.logsDropped });
-    hostDone(state.id, kind, out, logs, state.rec ? encodeResponse(state.rec) : "");
+    let response = "";
+    if (state.rec) {
+      // A body set with setBody is bounded like a returned value: both are copied into the host.
+      const size = state.rec.body === undefined ? 0 : state.rec.body.length;
+      if (size > state.maxResultBytes) {
+        kind = "result-size";
+        out = JSONstringify({ name: "ResultTooLarge", message: `the response body is ${size} bytes, over the limit of ${state.maxResultBytes}` });
+      } else response = encodeResponse(state.rec);
+    }
+    hostDone(state.id, kind, out, logs, response);
   }
 
   /** Ends a call with what it threw. Reading a thrown value may run its getters or Proxy traps, so nothing here may throw. */
