@@ -186,20 +186,27 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     return JSONstringify({ statusCode: rec.statusCode === undefined ? null : rec.statusCode, headers: rec.headers, body });
   }
 
+  // An error's text goes to the host and its message to the HTTP caller: bounded like logs and results.
+  const MAX_ERROR_TEXT = 16 * 1024;
+  function clip(s) {
+    return s.length > MAX_ERROR_TEXT ? `${s.slice(0, MAX_ERROR_TEXT)}… (${s.length - MAX_ERROR_TEXT} more characters)` : s;
+  }
+
   function errorInfo(e) {
     try {
       if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
-        const name = String(e.name || "Error");
-        const message = String(e.message);
+        const name = clip(String(e.name || "Error"));
+        const message = clip(String(e.message));
         let stack = typeof e.stack === "string" ? e.stack : `${name}: ${message}`;
         // Keep the tenant's frames only.
         stack = stack
           .split("\n")
           .filter((l) => !l.includes("restitch-internal") && !l.includes("<isolated-vm"))
+          .map(clip)
           .join("\n");
-        return { name, message, stack };
+        return { name, message, stack: clip(stack) };
       }
-      return { name: "Error", message: String(e) };
+      return { name: "Error", message: clip(String(e)) };
     } catch {
       return { name: "Error", message: "a value was thrown that cannot be described" };
     }
