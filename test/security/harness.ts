@@ -42,7 +42,8 @@ export interface Case {
   /** The request; default GET without a body. */
   request?: RequestInit & { query?: string };
   /** What the answer must be. */
-  check: (r: Reply, h: Harness) => void | Promise<void>;
+  /** `route` is this case's own endpoint, for cases that call it again. */
+  check: (r: Reply, h: Harness, route: string) => void | Promise<void>;
   /** Further functions of the hostile app this case uses (execute targets…). */
   functions?: Record<string, string | FunctionSpec>;
 }
@@ -273,7 +274,7 @@ export function defineCases(h: Harness, cases: Case[]): void {
   cases.forEach((c, i) => {
     it(c.title, async () => {
       const r = await h.hostile(routeOf(i), c.request);
-      await c.check(r, h);
+      await c.check(r, h, routeOf(i));
     });
   });
 }
