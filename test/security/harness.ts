@@ -268,6 +268,19 @@ export function expectValue(r: Reply, value: unknown): void {
 }
 
 export const TIME_LIMIT = "execution time limit exceeded";
+const MEMORY = `memory limit exceeded (${SUITE_LIMITS.memoryMb} MB)`;
+
+/**
+ * A bomb ends with the memory error (or, for array buffers, the allocator's refusal); near its heap limit
+ * V8 collects garbage again and again and may spend the CPU budget first on a loaded machine.
+ */
+export function expectMemoryOrTime(r: Reply, memoryError = MEMORY): void {
+  expect(r.status, r.text).toBe(400);
+  expect([
+    { error: memoryError, error_code: "FunctionExecutionError" },
+    { error: TIME_LIMIT, error_code: "ExecutionTimeLimitExceeded" },
+  ]).toContainEqual(r.json());
+}
 
 /** One `it` per case, in table order (each case's endpoint is routeOf(its index)). */
 export function defineCases(h: Harness, cases: Case[]): void {
