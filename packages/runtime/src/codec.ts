@@ -33,7 +33,11 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
 
   /** The tagged form of a bigint, a Date, a regex, bytes or a BSON value (write() decides which go here). */
   function tagged(original: object | bigint): unknown {
-    if (typeof original === "bigint") return { $numberLong: original.toString() };
+    if (typeof original === "bigint") {
+      // Long.fromString would wrap a wider value silently into a wrong number.
+      if (original > 0x7fffffffffffffffn || original < -0x8000000000000000n) throw new TypeError(`BigInt ${original} is outside the 64-bit range of a BSON Long`);
+      return { $numberLong: original.toString() };
+    }
     if (original instanceof Date) {
       const t = original.getTime();
       return { $date: Number.isNaN(t) ? { [NUM_TAG]: "NaN" } : t };

@@ -15,7 +15,7 @@ export interface Limits {
   maxHostCalls: number;
   /** Host calls one call may have pending at once (App Services: "max async work queue size of 1000"). */
   maxPendingHostCalls: number;
-  /** Size of the encoded return value (bytes). */
+  /** Size of the encoded return value, and of a response body set with setBody (bytes; characters for text). */
   maxResultBytes: number;
   /** Captured console output per call (bytes, after which lines are dropped and counted). */
   maxLogBytes: number;
