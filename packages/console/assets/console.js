@@ -232,7 +232,7 @@ async function sendTry(event) {
   $("try-time").textContent = "";
   $("try-response-headers").textContent = "";
   $("try-response-body").textContent = "";
-  runBox.replaceChildren("waiting for the run…");
+  runBox.replaceChildren(el("span", { class: "hint" }, "waiting for the run…"));
   let headers;
   try {
     if (!path.startsWith("/")) throw new Error("the path must start with / (e.g. /app/<app id>/endpoint/hello)");
@@ -273,7 +273,7 @@ async function sendTry(event) {
   if (run) {
     runBox.replaceChildren(el("p", {}, el("a", { href: `#run-${run.id}` }, `Run #${run.id}`), ` · ${run.status} · ${run.ms.toFixed(1)} ms`), ...runDetail(run));
   } else {
-    runBox.replaceChildren("No run was recorded: the request was answered before any function ran (no such endpoint, validation or authentication refused it).");
+    runBox.replaceChildren(el("span", { class: "hint" }, "No run was recorded: the request was answered before any function ran (no such endpoint, or validation or authentication refused it)."));
   }
   pollRuns();
 }
