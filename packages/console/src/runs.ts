@@ -5,18 +5,10 @@
  */
 import type { CallLogEntry } from "@restitch/router";
 
-export interface RunSummary {
+/** appId, method, route (the endpoint's, or the webhook / Data API path), status, ms (wall time) and logs as the server reported them, logs cut to RUN_LOG_BYTES. */
+export interface RunSummary extends Pick<CallLogEntry, "appId" | "method" | "route" | "status" | "ms" | "logs"> {
   /** When the call finished (epoch ms). */
   at: number;
-  appId: string;
-  method: string;
-  /** The endpoint's route (or the webhook / Data API path) that answered. */
-  route: string;
-  status: number;
-  /** Wall time of the whole request, milliseconds. */
-  ms: number;
-  /** What the function logged, at most RUN_LOG_BYTES of it. */
-  logs: string[];
   /** Log lines left out because the run logged more than RUN_LOG_BYTES. */
   logsOmitted?: number;
   /** Kind, name and message only: the tenant stack never reaches the console. */
