@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AppModel } from "@restitch/config";
-import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReport, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
+import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReporter, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
 import { attachWorker, isWorkerProcess, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { loadApps, startServer } from "./server.js";
@@ -70,6 +70,7 @@ export async function serve(argv: string[]): Promise<number> {
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
   // A worker's console reads the runs its supervisor collects from every worker; it reports its own.
   const workerRuns = consoleAccess && worker ? new RunLog() : undefined;
+  const reportRun = workerRuns ? runReporter(sendToSupervisor) : undefined;
   const running = await startServer({
     appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
@@ -81,7 +82,7 @@ export async function serve(argv: string[]): Promise<number> {
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     onCall: (e) => {
       callDone();
-      if (workerRuns) sendToSupervisor(runReport(summarizeCall(e, process.pid)));
+      reportRun?.(summarizeCall(e, process.pid));
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CallLogEntry } from "@restitch/router";
-import { acceptRuns, RunLog, RUN_LOG_BYTES, summarizeCall, supervisorRelay, tokenChecker, tokenProblem, type RunsUpdate, type RunSummary } from "../src/index.js";
+import { acceptRuns, RunLog, RUN_LOG_BYTES, runReporter, summarizeCall, supervisorRelay, tokenChecker, tokenProblem, type RunReport, type RunsUpdate, type RunSummary } from "../src/index.js";
 
 const summary = (route: string, logs: string[] = []): RunSummary => ({ at: 0, appId: "a", method: "GET", route, status: 200, ms: 1, logs });
 
@@ -78,14 +78,24 @@ describe("the supervisor relay", () => {
   it("numbers each worker's run once and gives every worker the same runs, a new one the whole log", () => {
     const sent: RunsUpdate[] = [];
     const relay = supervisorRelay(new RunLog(), (m) => sent.push(m));
-    relay.onMessage({ console: "run", run: summary("/a") });
-    relay.onMessage({ console: "run", run: summary("/b") });
+    relay.onMessage({ console: "run", runs: [summary("/a")] });
+    relay.onMessage({ console: "run", runs: [summary("/b"), summary("/c")] });
     relay.onMessage({ something: "else" });
-    expect(sent.map((m) => m.runs.map((r) => [r.id, r.route]))).toEqual([[[1, "/a"]], [[2, "/b"]]]);
+    expect(sent.map((m) => m.runs.map((r) => [r.id, r.route]))).toEqual([[[1, "/a"]], [[2, "/b"], [3, "/c"]]]);
     const worker = new RunLog();
     acceptRuns(worker, relay.snapshot());
     for (const m of sent) acceptRuns(worker, m); // a broadcast already in the snapshot is ignored
-    expect(worker.list().map((r) => r.route)).toEqual(["/b", "/a"]);
+    expect(worker.list().map((r) => r.route)).toEqual(["/c", "/b", "/a"]);
+  });
+
+  it("batches a worker's reports: one message per 50 ms, at most 200 runs each", async () => {
+    const sent: RunReport[] = [];
+    const report = runReporter((m) => sent.push(m));
+    for (let i = 0; i < 450; i++) report(summary(`/r${i}`));
+    expect(sent.map((m) => m.runs.length)).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sent.map((m) => m.runs.length)).toEqual([200, 200, 50]);
+    expect(sent.flatMap((m) => m.runs).map((r) => r.route).slice(-2)).toEqual(["/r448", "/r449"]);
   });
 });
 
