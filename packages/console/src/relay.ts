@@ -18,33 +18,45 @@ export interface RunsUpdate {
   runs: Run[];
 }
 
-/** A worker reports its runs in batches: one IPC message per call cost more than the rest of the console. */
-const REPORT_EVERY_MS = 50;
-const REPORT_MAX_RUNS = 200;
+/**
+ * Runs travel in batches: one IPC message per call cost more than the rest of the console. A batch
+ * leaves BATCH_MS after its first run, or at once when it holds BATCH_MAX_RUNS.
+ */
+const BATCH_MS = 50;
+const BATCH_MAX_RUNS = 200;
 
-/** In a worker: returns the function that reports one run (sent within REPORT_EVERY_MS). */
-export function runReporter(send: (message: RunReport) => void): (run: RunSummary) => void {
-  let pending: RunSummary[] = [];
+function batcher<T>(flush: (items: T[]) => void): (item: T) => void {
+  let pending: T[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
+  const send = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const runs = pending;
+    const items = pending;
     pending = [];
-    if (runs.length > 0) send({ console: "run", runs });
+    if (items.length > 0) flush(items);
   };
-  return (run) => {
-    pending.push(run);
-    if (pending.length >= REPORT_MAX_RUNS) flush();
-    else timer ??= setTimeout(flush, REPORT_EVERY_MS).unref();
+  return (item) => {
+    pending.push(item);
+    if (pending.length >= BATCH_MAX_RUNS) send();
+    else timer ??= setTimeout(send, BATCH_MS).unref();
   };
 }
 
-/** In the supervisor: what to do with a worker's message, and what to greet a new worker with. */
+/** In a worker: returns the function that reports one run to the supervisor. */
+export function runReporter(send: (message: RunReport) => void): (run: RunSummary) => void {
+  return batcher((runs) => send({ console: "run", runs }));
+}
+
+/**
+ * In the supervisor: what to do with a worker's message, and what to greet a new worker with. Runs
+ * from different workers are put in the order they finished (within a batch window) before they are
+ * numbered, so "newest first" holds across workers.
+ */
 export function supervisorRelay(runs: RunLog, broadcast: (message: RunsUpdate) => void) {
+  const number = batcher<RunSummary>((batch) => broadcast({ console: "runs", runs: batch.sort((a, b) => a.at - b.at).map((r) => runs.add(r)) }));
   return {
     onMessage(message: object): void {
-      if ((message as Partial<RunReport>).console === "run") broadcast({ console: "runs", runs: (message as RunReport).runs.map((r) => runs.add(r)) });
+      if ((message as Partial<RunReport>).console === "run") for (const run of (message as RunReport).runs) number(run);
     },
     snapshot(): RunsUpdate {
       return { console: "runs", runs: runs.list({ limit: runs.maxRuns }).reverse() };

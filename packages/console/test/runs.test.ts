@@ -75,13 +75,16 @@ describe("summarizeCall", () => {
 });
 
 describe("the supervisor relay", () => {
-  it("numbers each worker's run once and gives every worker the same runs, a new one the whole log", () => {
+  it("numbers each worker's runs once, in the order they finished, and gives every worker the same runs, a new one the whole log", async () => {
     const sent: RunsUpdate[] = [];
     const relay = supervisorRelay(new RunLog(), (m) => sent.push(m));
-    relay.onMessage({ console: "run", runs: [summary("/a")] });
-    relay.onMessage({ console: "run", runs: [summary("/b"), summary("/c")] });
+    const at = (route: string, t: number) => ({ ...summary(route), at: t });
+    relay.onMessage({ console: "run", runs: [at("/a", 10), at("/c", 30)] }); // worker 1
+    relay.onMessage({ console: "run", runs: [at("/b", 20)] }); // worker 2, its batch later
     relay.onMessage({ something: "else" });
-    expect(sent.map((m) => m.runs.map((r) => [r.id, r.route]))).toEqual([[[1, "/a"]], [[2, "/b"], [3, "/c"]]]);
+    expect(sent).toEqual([]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sent.map((m) => m.runs.map((r) => [r.id, r.route]))).toEqual([[[1, "/a"], [2, "/b"], [3, "/c"]]]);
     const worker = new RunLog();
     acceptRuns(worker, relay.snapshot());
     for (const m of sent) acceptRuns(worker, m); // a broadcast already in the snapshot is ignored
