@@ -242,6 +242,22 @@ describe("restitch serve --console (real CLI, supervised workers)", () => {
     }
   });
 
+  it("keeps the runs of a worker that is recycled (it sends what is pending before it exits)", async () => {
+    const s = await serve([dir, "--port", "0", "--workers", "1", "--console", "--console-token", TOKEN], { RESTITCH_WORKER_MAX_CALLS: "2" });
+    try {
+      for (let i = 0; i < 5; i++) expect((await request(`${s.url}/app/console-abcde/endpoint/greet?who=r${i}`)).status).toBe(200);
+      let runs: any[] = [];
+      for (let tries = 0; tries < 50 && runs.length < 5; tries++) {
+        await new Promise((r) => setTimeout(r, 100));
+        runs = (await request(`${s.url}/_restitch/api/runs`, { headers: bearer })).json().runs;
+      }
+      expect(runs.map((r: any) => r.firstLog)).toEqual(["r4", "r3", "r2", "r1", "r0"].map((w) => `greeting ${w}`));
+      expect(new Set(runs.map((r: any) => r.worker)).size).toBeGreaterThan(1); // it was answered by successive workers
+    } finally {
+      await stop(s.child);
+    }
+  });
+
   it("generates a token and prints it once with the console URL; RESTITCH_CONSOLE_TOKEN is used when set", async () => {
     const s = await serve([dir, "--port", "0", "--workers", "0", "--console"], { RESTITCH_CONSOLE_TOKEN: "" });
     try {

@@ -70,7 +70,7 @@ export async function serve(argv: string[]): Promise<number> {
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
   // A worker's console reads the runs its supervisor collects from every worker; it reports its own.
   const workerRuns = consoleAccess && worker ? new RunLog() : undefined;
-  const reportRun = workerRuns ? runReporter(sendToSupervisor) : undefined;
+  const reporter = workerRuns ? runReporter(sendToSupervisor) : undefined;
   const running = await startServer({
     appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
@@ -82,13 +82,14 @@ export async function serve(argv: string[]): Promise<number> {
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     onCall: (e) => {
       callDone();
-      reportRun?.(summarizeCall(e, process.pid));
+      reporter?.report(summarizeCall(e, process.pid));
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });
   const callDone = attachWorker({
     onConnection: (socket) => running.server.emit("connection", socket),
-    drain: () => running.close(),
+    // The last calls' runs go to the supervisor before the worker exits (a recycle keeps them).
+    drain: () => running.close().finally(() => reporter?.flush()),
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
     ...(workerRuns ? { onMessage: (m: object) => acceptRuns(workerRuns, m) } : {}),
   });

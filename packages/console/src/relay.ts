@@ -25,26 +25,42 @@ export interface RunsUpdate {
 const BATCH_MS = 50;
 const BATCH_MAX_RUNS = 200;
 
-function batcher<T>(flush: (items: T[]) => void): (item: T) => void {
+interface Batcher<T, R> {
+  add(item: T): void;
+  /** Sends what is pending now. */
+  flush(): R | undefined;
+}
+
+function batcher<T, R>(send: (items: T[]) => R): Batcher<T, R> {
   let pending: T[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const send = () => {
+  const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     const items = pending;
     pending = [];
-    if (items.length > 0) flush(items);
+    return items.length > 0 ? send(items) : undefined;
   };
-  return (item) => {
-    pending.push(item);
-    if (pending.length >= BATCH_MAX_RUNS) send();
-    else timer ??= setTimeout(send, BATCH_MS).unref();
+  return {
+    add(item) {
+      pending.push(item);
+      if (pending.length >= BATCH_MAX_RUNS) flush();
+      else timer ??= setTimeout(flush, BATCH_MS).unref();
+    },
+    flush,
   };
 }
 
-/** In a worker: returns the function that reports one run to the supervisor. */
-export function runReporter(send: (message: RunReport) => void): (run: RunSummary) => void {
-  return batcher((runs) => send({ console: "run", runs }));
+export interface RunReporter {
+  report(run: RunSummary): void;
+  /** Sends the runs not sent yet (a worker about to exit); resolves once they are. */
+  flush(): Promise<void>;
+}
+
+/** In a worker: reports runs to the supervisor. */
+export function runReporter(send: (message: RunReport) => Promise<void>): RunReporter {
+  const batch = batcher((runs: RunSummary[]) => send({ console: "run", runs }));
+  return { report: (run) => batch.add(run), flush: async () => batch.flush() };
 }
 
 /**
@@ -53,10 +69,10 @@ export function runReporter(send: (message: RunReport) => void): (run: RunSummar
  * numbered, so "newest first" holds across workers.
  */
 export function supervisorRelay(runs: RunLog, broadcast: (message: RunsUpdate) => void) {
-  const number = batcher<RunSummary>((batch) => broadcast({ console: "runs", runs: batch.sort((a, b) => a.at - b.at).map((r) => runs.add(r)) }));
+  const numbering = batcher((batch: RunSummary[]) => broadcast({ console: "runs", runs: batch.sort((a, b) => a.at - b.at).map((r) => runs.add(r)) }));
   return {
     onMessage(message: object): void {
-      if ((message as Partial<RunReport>).console === "run") for (const run of (message as RunReport).runs) number(run);
+      if ((message as Partial<RunReport>).console === "run") for (const run of (message as RunReport).runs) numbering.add(run);
     },
     snapshot(): RunsUpdate {
       return { console: "runs", runs: runs.list({ limit: runs.maxRuns }).reverse() };

@@ -93,12 +93,15 @@ describe("the supervisor relay", () => {
 
   it("batches a worker's reports: one message per 50 ms, at most 200 runs each", async () => {
     const sent: RunReport[] = [];
-    const report = runReporter((m) => sent.push(m));
-    for (let i = 0; i < 450; i++) report(summary(`/r${i}`));
+    const reporter = runReporter(async (m) => void sent.push(m));
+    for (let i = 0; i < 450; i++) reporter.report(summary(`/r${i}`));
     expect(sent.map((m) => m.runs.length)).toEqual([200, 200]);
     await new Promise((r) => setTimeout(r, 80));
     expect(sent.map((m) => m.runs.length)).toEqual([200, 200, 50]);
     expect(sent.flatMap((m) => m.runs).map((r) => r.route).slice(-2)).toEqual(["/r448", "/r449"]);
+    reporter.report(summary("/last"));
+    await reporter.flush(); // a worker about to exit sends what is pending at once
+    expect(sent.at(-1)!.runs.map((r) => r.route)).toEqual(["/last"]);
   });
 });
 

@@ -256,14 +256,17 @@ export function attachWorker(hooks: WorkerHooks): () => void {
   };
 }
 
-/** In a worker process: sends an application message to the supervisor (SuperviseOptions.onMessage). */
-export function sendToSupervisor(message: object): void {
-  send(message);
+/** In a worker process: sends an application message to the supervisor (SuperviseOptions.onMessage); resolves once sent. */
+export function sendToSupervisor(message: object): Promise<void> {
+  return send(message);
 }
 
-/** Messages to a supervisor that may already be gone are dropped. */
-function send(message: string | object): void {
-  if (process.connected) process.send!(message, undefined, {}, () => {});
+/** Resolves once the message is handed to the channel; messages to a supervisor already gone are dropped. */
+function send(message: string | object): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.connected) process.send!(message, undefined, {}, () => resolve());
+    else resolve();
+  });
 }
 
 function rssMb(pid: number): number | undefined {
