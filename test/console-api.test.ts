@@ -6,6 +6,7 @@ import http from "node:http";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "restitch";
 import { serveApp, writeApp, type AppSpec, type TestServer } from "./helpers/app.js";
 
 const BIN = path.resolve(import.meta.dirname, "../packages/cli/bin/restitch.js");
@@ -149,6 +150,33 @@ describe("the console in one process (startServer)", () => {
     expect((await request(`${server.base}/greet`)).json()).toEqual({ hello: "nobody" });
     const other = await request(`${server.url}/_restitchx`);
     expect([other.status, other.json().error_code]).toEqual([404, "NotFound"]);
+  });
+});
+
+describe("the console of a server with several apps", () => {
+  it("lists each app's endpoint table and the runs of every app, filterable by app", async () => {
+    const dirs = [await writeApp(APP), await writeApp({ ...APP, appId: "second-abcde" })];
+    const server = await startServer({ appDir: dirs, port: 0, console: { token: TOKEN } });
+    try {
+      const apps = (await request(`${server.url}/_restitch/api/apps`, { headers: bearer })).json().apps;
+      expect(apps.map((a: any) => [a.appId, a.endpoints.length])).toEqual([
+        ["console-abcde", 3],
+        ["second-abcde", 3],
+      ]);
+      expect(apps[1].endpoints[0].path).toBe("/app/second-abcde/endpoint/greet");
+      await request(`${server.url}/app/console-abcde/endpoint/greet?who=one`);
+      await request(`${server.url}/app/second-abcde/endpoint/greet?who=two`);
+      const all = (await request(`${server.url}/_restitch/api/runs`, { headers: bearer })).json().runs;
+      expect(all.map((r: any) => [r.appId, r.firstLog])).toEqual([
+        ["second-abcde", "greeting two"],
+        ["console-abcde", "greeting one"],
+      ]);
+      const second = (await request(`${server.url}/_restitch/api/runs?appId=second-abcde`, { headers: bearer })).json().runs;
+      expect(second.map((r: any) => r.appId)).toEqual(["second-abcde"]);
+    } finally {
+      await server.close();
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    }
   });
 });
 
