@@ -82,7 +82,8 @@ export async function serve(argv: string[]): Promise<number> {
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     onCall: (e) => {
       callDone();
-      reporter?.report(summarizeCall(e, process.pid));
+      const run = reporter && summarizeCall(e, process.pid);
+      if (run) reporter!.report(run);
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });

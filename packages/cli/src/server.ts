@@ -90,7 +90,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const recordHere = options.console && !options.console.runs ? consoleRuns : undefined;
     const onCall = recordHere
       ? (entry: CallLogEntry) => {
-          recordHere.add(summarizeCall(entry));
+          const run = summarizeCall(entry);
+          if (run) recordHere.add(run);
           options.onCall?.(entry);
         }
       : options.onCall;

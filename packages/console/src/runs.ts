@@ -31,11 +31,13 @@ const MAX_DETAIL_CHARS = 512;
 const KNOWN_FIELDS = new Set(["appId", "method", "route", "status", "ms", "logs", "error"]);
 
 /**
- * The console's view of one CallLogEntry. Reads only what it knows to be safe to show; other fields
- * are kept when they are scalars (so fields the server adds later show up without a change here), and
- * objects (which could hold anything) are left out.
+ * The console's view of one CallLogEntry, or undefined when it is no app's run (a request that named no
+ * app served here, such as the console's own, when the server records every request). Reads only what
+ * it knows to be safe to show; other fields are kept when they are scalars (so fields the server adds
+ * later show up without a change here), and objects (which could hold anything) are left out.
  */
-export function summarizeCall(entry: CallLogEntry, worker?: number): RunSummary {
+export function summarizeCall(entry: CallLogEntry, worker?: number): RunSummary | undefined {
+  if (!entry.appId) return undefined;
   const logs: string[] = [];
   let bytes = 0;
   for (const line of entry.logs) {

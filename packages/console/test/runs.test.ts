@@ -55,20 +55,24 @@ describe("summarizeCall", () => {
   };
 
   it("keeps kind, name and message of an error, never its stack", () => {
-    const run = summarizeCall(entry, 42);
+    const run = summarizeCall(entry, 42)!;
     expect(run).toMatchObject({ appId: "app", method: "POST", route: "/x", status: 500, ms: 1.235, logs: ["one", "two"], worker: 42 });
     expect(run.error).toEqual({ kind: "threw", name: "Error", message: "boom" });
     expect(JSON.stringify(run)).not.toContain("functions/x.js");
   });
 
   it("keeps other scalar fields the server reports, drops objects and secret-looking names", () => {
-    const run = summarizeCall({ ...entry, requestId: "r-1", cpuTimeMs: 0.5, user: { id: "u" }, apiToken: "t0ps3cret" } as CallLogEntry);
+    const run = summarizeCall({ ...entry, requestId: "r-1", cpuTimeMs: 0.5, user: { id: "u" }, apiToken: "t0ps3cret" } as CallLogEntry)!;
     expect(run.details).toEqual({ requestId: "r-1", cpuTimeMs: 0.5 });
+  });
+
+  it("is no run for a request that named no app (e.g. the console's own, when every request is recorded)", () => {
+    expect(summarizeCall({ ...entry, appId: "", route: "/_restitch/*" })).toBeUndefined();
   });
 
   it(`keeps at most ${RUN_LOG_BYTES} bytes of logs and says how many lines were left out`, () => {
     const line = "z".repeat(1_000);
-    const run = summarizeCall({ ...entry, logs: Array.from({ length: 40 }, () => line) });
+    const run = summarizeCall({ ...entry, logs: Array.from({ length: 40 }, () => line) })!;
     expect(run.logs.join("\n").length).toBeLessThanOrEqual(RUN_LOG_BYTES);
     expect(run.logs.length + run.logsOmitted!).toBe(40);
   });
