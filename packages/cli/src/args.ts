@@ -6,7 +6,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  restitch serve <appDir>... [--port 8080] [--host 127.0.0.1] [--secrets file] [--mongodb-uri uri] [--data-dir dir] [--workers N]
+  restitch serve <appDir>... [--port 8080] [--host 127.0.0.1] [--secrets file] [--mongodb-uri uri] [--data-dir dir] [--workers N] [--console [--console-token t]]
   restitch check <appDir> [--secrets file]
   restitch run <appDir> <function> [args as EJSON…] [--user id] [--canonical] [--secrets file] [--mongodb-uri uri] [--data-dir dir]
   restitch bench <appDir> [--endpoint route]… [--connections 50] [--duration 5] [--workers N] [--body json|@file] [--query a=1&b=2] [--secrets file] [--data-dir dir] [--mongodb-uri uri]

@@ -4,12 +4,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AppModel } from "@restitch/config";
-import { attachWorker, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
+import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReporter, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
+import { attachWorker, isWorkerProcess, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { loadApps, startServer } from "./server.js";
 
 /** Set by a supervisor for its workers when the data is "in memory": their shared store's directory. */
 const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
+
+/** The console token when not given with --console-token (a supervisor sets it for its workers). */
+const CONSOLE_TOKEN_ENV = "RESTITCH_CONSOLE_TOKEN";
 
 /** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
 const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
@@ -32,12 +36,20 @@ export async function serve(argv: string[]): Promise<number> {
     "mongodb-uri": { type: "string" },
     "data-dir": { type: "string" },
     workers: { type: "string" },
+    console: { type: "boolean" },
+    "console-token": { type: "string" },
   });
   if (positionals.length === 0) throw new UsageError("serve needs at least one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
   const host = stringOption(values.host) ?? "127.0.0.1";
   // --workers 0 serves from this process (no crash containment; for debugging and embedding).
   const workers = intOption(values.workers, "workers", 0, 256, 1);
+  const consoleAccess = consoleToken(values);
+  if (consoleAccess && !isWorkerProcess()) {
+    // Workers re-run these arguments: a generated token reaches them through the environment.
+    process.env[CONSOLE_TOKEN_ENV] = consoleAccess.token;
+    if (!isLoopback(host)) console.error(`restitch: warning: the console is reachable from the network on ${host}; only its token protects it (see docs/console.md)`);
+  }
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
     const apps = await loadApps(positionals, stringOption(values.secrets));
@@ -47,7 +59,7 @@ export async function serve(argv: string[]): Promise<number> {
     const ephemeral = !stringOption(values["data-dir"]) && !stringOption(values["mongodb-uri"]) ? await mkdtemp(path.join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "restitch-data-")) : undefined;
     if (ephemeral) process.env[EPHEMERAL_DATA_DIR] = ephemeral;
     try {
-      return await supervise(workers, apps, port, host);
+      return await supervise(workers, apps, port, host, consoleAccess);
     } finally {
       if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
     }
@@ -56,6 +68,9 @@ export async function serve(argv: string[]): Promise<number> {
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
+  // A worker's console reads the runs its supervisor collects from every worker; it reports its own.
+  const workerRuns = consoleAccess && worker ? new RunLog() : undefined;
+  const reporter = workerRuns ? runReporter(sendToSupervisor) : undefined;
   const running = await startServer({
     appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
@@ -64,17 +79,25 @@ export async function serve(argv: string[]): Promise<number> {
     ...(secretsFile ? { secretsFile } : {}),
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     onCall: (e) => {
       callDone();
+      const run = reporter && summarizeCall(e, process.pid);
+      if (run) reporter!.report(run);
       if (e.error) console.error(`${e.method} ${e.route} -> ${e.status}: ${e.error.kind}: ${e.error.stack ?? e.error.message}`);
     },
   });
   const callDone = attachWorker({
     onConnection: (socket) => running.server.emit("connection", socket),
-    drain: () => running.close(),
+    // The last calls' runs go to the supervisor before the worker exits (a recycle keeps them).
+    drain: () => running.close().finally(() => reporter?.flush()),
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
+    ...(workerRuns ? { onMessage: (m: object) => acceptRuns(workerRuns, m) } : {}),
   });
-  if (!worker) console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
+  if (!worker) {
+    console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
+    if (consoleAccess) printConsoleUrl(running.url, consoleAccess);
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -105,13 +128,18 @@ function describeApps(apps: AppModel[]): string {
 }
 
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, apps: AppModel[], port: number, host: string): Promise<number> {
-  const supervisor = await superviseWorkers({
+async function supervise(workers: number, apps: AppModel[], port: number, host: string, consoleAccess: ConsoleAccess | undefined): Promise<number> {
+  let supervisor: Supervisor | undefined;
+  // With the console on, this process keeps the one log of recent runs the workers show.
+  const relay = consoleAccess ? supervisorRelay(new RunLog(), (m) => supervisor?.broadcast(m)) : undefined;
+  supervisor = await superviseWorkers({
     workers,
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
+    ...(relay ? { onMessage: relay.onMessage } : {}),
     onEvent: (e) => {
+      if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
@@ -133,5 +161,37 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
   // Signals are handled from here on, even while the workers are still starting.
   await Promise.race([supervisor.ready, stopped]);
   console.log(`restitch: ${describeApps(apps)} listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  if (consoleAccess) printConsoleUrl(url, consoleAccess);
   return stopped;
+}
+
+interface ConsoleAccess {
+  token: string;
+  /** Generated at start (so printed once), not given by the user. */
+  generated: boolean;
+}
+
+/** --console: the token from --console-token, else RESTITCH_CONSOLE_TOKEN, else a new one. */
+function consoleToken(values: Record<string, string | boolean | undefined>): ConsoleAccess | undefined {
+  const flag = stringOption(values["console-token"]);
+  if (!values.console) {
+    if (flag !== undefined) throw new UsageError("--console-token needs --console");
+    return undefined;
+  }
+  const env = process.env[CONSOLE_TOKEN_ENV];
+  const given = flag ?? (env ? env : undefined);
+  if (given === undefined) return { token: generateToken(), generated: true };
+  const problem = tokenProblem(given, flag !== undefined ? "--console-token" : `environment variable ${CONSOLE_TOKEN_ENV}`);
+  if (problem) throw new UsageError(problem);
+  return { token: given, generated: false };
+}
+
+function printConsoleUrl(serverUrl: string, access: ConsoleAccess): void {
+  const url = `${serverUrl}${CONSOLE_PATH}/`;
+  if (access.generated) console.log(`restitch: console at ${url}?token=${access.token}`);
+  else console.log(`restitch: console at ${url} (token from --console-token or ${CONSOLE_TOKEN_ENV})`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -9,6 +9,7 @@ import { loadApp, type AppModel } from "@restitch/config";
 import { createServer, type CallLogEntry, type CreateServerOptions, type Listening, type ServerLimits, type RestitchServer } from "@restitch/router";
 import { createRuntime, type RuntimeOptions } from "@restitch/runtime";
 import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type AppServices, type DataOptions } from "./services.js";
+import { CONSOLE_PATH, createConsole, RunLog, summarizeCall } from "@restitch/console";
 
 export interface StartServerOptions extends DataOptions {
   /** One exported app directory, or several served side by side (each under /app/<its app id>/…). */
@@ -22,6 +23,14 @@ export interface StartServerOptions extends DataOptions {
   /** Runtime settings: per-call limits and the isolate pool. */
   runtime?: RuntimeOptions;
   onCall?: (entry: CallLogEntry) => void;
+  /** Serve the console at /_restitch/ (off when absent). */
+  console?: {
+    token: string;
+    /** Where the console reads runs from; default: a new log that this server's own calls are recorded in. */
+    runs?: RunLog;
+    /** Facts shown in the console's header. */
+    server?: Record<string, string | number | boolean>;
+  };
 }
 
 export interface RunningServer {
@@ -32,6 +41,8 @@ export interface RunningServer {
   port: number;
   /** The HTTP server (a supervised worker feeds it the connections its supervisor accepted). */
   server: import("node:http").Server;
+  /** The console's URL (without the token) and the runs it shows, when it is on. */
+  console?: { url: string; runs: RunLog };
   /** Drains in-flight calls, then stops the runtime and closes data services. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -74,18 +85,39 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanup.push(() => appAuth.close());
       auth.set(app.appId, appAuth.auth);
     }
+    // Without a log of its own to read from, the console records this server's calls.
+    const consoleRuns = options.console && (options.console.runs ?? new RunLog());
+    const recordHere = options.console && !options.console.runs ? consoleRuns : undefined;
+    const onCall = recordHere
+      ? (entry: CallLogEntry) => {
+          const run = summarizeCall(entry);
+          if (run) recordHere.add(run);
+          options.onCall?.(entry);
+        }
+      : options.onCall;
     server = createServer({
       apps,
       runtime,
       dataServices: (app, identity, request) => servicesByApp.get(app.appId)?.provider(app, identity, request),
       auth,
       ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.onCall ? { onCall: options.onCall } : {}),
+      ...(onCall ? { onCall } : {}),
     });
+    if (options.console && consoleRuns) {
+      server.hono.route("/", createConsole({ apps, runs: consoleRuns, token: options.console.token, ...(options.console.server ? { server: options.console.server } : {}) }));
+    }
     const listening: Listening = await server.listen(options.port ?? 8080, options.host ?? "127.0.0.1");
     cleanup.push(() => listening.close());
     let closing: Promise<void> | undefined;
-    return { app: apps[0]!, apps, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
+    return {
+      app: apps[0]!,
+      apps,
+      url: listening.url,
+      port: listening.port,
+      server: listening.server,
+      ...(consoleRuns ? { console: { url: `${listening.url}${CONSOLE_PATH}/`, runs: consoleRuns } } : {}),
+      close: () => (closing ??= closeAll()),
+    };
   } catch (e) {
     await closeAll();
     throw e;

@@ -28,6 +28,8 @@ export interface SuperviseOptions {
   maxWaitingConnections?: number;
   /** Supervisor events, for logs. */
   onEvent?: (event: SupervisorEvent) => void;
+  /** An application message a worker sent with sendToSupervisor(). */
+  onMessage?: (message: object, pid: number) => void;
 }
 
 export type SupervisorEvent =
@@ -45,9 +47,14 @@ export interface Supervisor {
   pids(): number[];
   /** Stop accepting, ask every worker to drain and stop; resolves when all have exited. */
   stop(): Promise<void>;
+  /** Sends an application message to one ready worker (its WorkerHooks.onMessage); dropped if it is gone. */
+  send(pid: number, message: object): void;
+  /** Sends an application message to every ready worker, in order after anything sent to it before. */
+  broadcast(message: object): void;
 }
 
 const WORKER_ENV = "RESTITCH_WORKER_PROCESS";
+/** The supervision protocol is strings; object messages belong to the application (send / onMessage). */
 const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection" } as const;
 
 export function isWorkerProcess(): boolean {
@@ -60,7 +67,7 @@ export function isWorkerProcess(): boolean {
  */
 export async function superviseWorkers(options: SuperviseOptions): Promise<Supervisor> {
   if (isWorkerProcess()) throw new Error("superviseWorkers() runs in the supervising process only");
-  const { workers: target, maxRssMb, checkIntervalMs = 2_000, drainTimeoutMs = 30_000, maxWaitingConnections = 1_024, onEvent = () => {} } = options;
+  const { workers: target, maxRssMb, checkIntervalMs = 2_000, drainTimeoutMs = 30_000, maxWaitingConnections = 1_024, onEvent = () => {}, onMessage } = options;
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
   const leaving = new Set<ChildProcess>(); // asked to stop: no new connections, exit is expected
@@ -103,6 +110,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
         if (ready.length >= target) allReady();
         for (const s of waiting.splice(0)) dispatch(s);
       } else if (m === MSG.recycleMe) recycle(w, "served its call budget");
+      else if (onMessage && typeof m === "object" && m !== null) onMessage(m, w.pid ?? 0);
     });
     w.on("exit", (code, signal) => onExit(w, code, signal));
     return w;
@@ -163,12 +171,23 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
           }
         }, checkIntervalMs);
 
+  const post = (w: ChildProcess, message: object) => {
+    if (w.connected) w.send(message, undefined, {}, () => {});
+  };
+
   for (let i = 0; i < target; i++) spawnWorker();
   const addr = server.address() as net.AddressInfo;
   return {
     address: { host: addr.address, port: addr.port },
     ready: initialReady,
     pids: () => ready.filter((w) => !leaving.has(w)).map((w) => w.pid ?? 0),
+    send: (pid, message) => {
+      const w = ready.find((r) => r.pid === pid);
+      if (w) post(w, message);
+    },
+    broadcast: (message) => {
+      for (const w of ready) post(w, message);
+    },
     stop: async () => {
       stopping = true;
       allReady(); // nobody waits for workers that will not come
@@ -196,6 +215,8 @@ export interface WorkerHooks {
   drain: () => Promise<void>;
   /** Ask the supervisor to replace this worker after this many calls. */
   recycleAfterCalls?: number;
+  /** An application message from the supervisor (Supervisor.send / broadcast). */
+  onMessage?: (message: object) => void;
 }
 
 /**
@@ -219,6 +240,7 @@ export function attachWorker(hooks: WorkerHooks): () => void {
         handle.resume();
       }
     } else if (m === MSG.drain) stop();
+    else if (hooks.onMessage && typeof m === "object" && m !== null) hooks.onMessage(m);
   });
   // If the supervisor dies, do not linger as an orphan.
   process.on("disconnect", stop);
@@ -234,9 +256,17 @@ export function attachWorker(hooks: WorkerHooks): () => void {
   };
 }
 
-/** Messages to a supervisor that may already be gone are dropped. */
-function send(message: string): void {
-  if (process.connected) process.send!(message, undefined, {}, () => {});
+/** In a worker process: sends an application message to the supervisor (SuperviseOptions.onMessage); resolves once sent. */
+export function sendToSupervisor(message: object): Promise<void> {
+  return send(message);
+}
+
+/** Resolves once the message is handed to the channel; messages to a supervisor already gone are dropped. */
+function send(message: string | object): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.connected) process.send!(message, undefined, {}, () => resolve());
+    else resolve();
+  });
 }
 
 function rssMb(pid: number): number | undefined {
