@@ -492,9 +492,13 @@ export class Sandbox {
     setImmediate(() => {
       if (call.finished || this.disposed) return;
       const before = this.isolate.cpuTime;
+      const wallBefore = performance.now();
       const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
+      // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
+      // held the event loop longest, and without the switch every later call could do it again.
+      const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
+      if (heldMs > LONG_SLICE_MS) this.options.onLongContinuation();
       if (failed) return this.afterFailedSlice(call, failed.error);
-      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - before) / 1e6 > LONG_SLICE_MS) this.options.onLongContinuation();
       this.afterSlice(call);
     });
   }

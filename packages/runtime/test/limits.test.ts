@@ -189,6 +189,14 @@ describe("the pool", () => {
     expect(b.stats().asyncContinuations).toBe(true);
     await rt2.close();
   });
+  it("a continuation that runs into its CPU limit also moves the app's continuations off the event loop", async () => {
+    const { runtime: rt, app: a } = appWith({ spinAfterAwait: "exports = async () => { await context.services.get('echo').ping(); while (true) {} };" }, { serviceClients: { echo: echoClient } });
+    const r = await run(a, "spinAfterAwait", [], { limits: { cpuTimeMs: 100 }, bridge: { services: { echo: fastEcho } } });
+    expect(r.error?.kind).toBe("cpu");
+    // Without the switch every such call would hold the event loop for its whole CPU budget.
+    expect(a.stats().asyncContinuations).toBe(true);
+    await rt.close();
+  });
   it("update() swaps the code; close() refuses further calls", async () => {
     const { runtime: rt, app: a } = appWith({ f: "exports = () => 1" });
     expect((await run(a, "f")).value).toBe(1);
