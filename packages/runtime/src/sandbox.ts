@@ -491,6 +491,8 @@ export class Sandbox {
     // resolve at once would otherwise keep the event loop in microtasks (no I/O, no deadline timer).
     setImmediate(() => {
       if (call.finished || this.disposed) return;
+      // Another continuation of the app may have run long while this one waited for its turn.
+      if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
       const before = this.isolate.cpuTime;
       const wallBefore = performance.now();
       const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
