@@ -176,7 +176,14 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
     for (const k in value) {
       // Only objects whose first key is a tag are tagged values; the check is one char compare.
-      return k.charCodeAt(0) === 36 ? reviveTagged(value as Record<string, unknown>, k) : value;
+      if (k.charCodeAt(0) !== 36) return value;
+      // A plain object that merely looks tagged ({ $oid: "zz" } written by tenant code) stays a plain
+      // object: a throw here would reach the host from a value the tenant chose.
+      try {
+        return reviveTagged(value as Record<string, unknown>, k);
+      } catch {
+        return value;
+      }
     }
     return value;
   }

@@ -278,6 +278,20 @@ describe("BSON fidelity across the boundary", () => {
   });
 });
 
+describe("values that only look tagged", () => {
+  it("a plain object shaped like a broken tagged value comes back as that plain object, sync or after an await (found by test/fuzz: it threw on the host, and after an await crashed the process)", async () => {
+    const { runtime: rt, app: a } = appWith({
+      sync: "exports = () => [{ $oid: 'zz' }, { $numberLong: null }, { $binary: 1 }, { $timestamp: null }, { $numberDecimal: 'x' }];",
+      later: "exports = async () => { await new Promise((r) => setTimeout(r, 1)); return { $oid: 'zz' }; };",
+      echo: "exports = (v) => v;",
+    });
+    expect((await run(a, "sync")).value).toEqual([{ $oid: "zz" }, { $numberLong: null }, { $binary: 1 }, { $timestamp: null }, { $numberDecimal: "x" }]);
+    expect((await run(a, "later")).value).toEqual({ $oid: "zz" });
+    expect((await run(a, "echo", [{ $oid: 5, x: 1 }])).value).toEqual({ $oid: 5, x: 1 }); // host to guest too
+    await rt.close();
+  });
+});
+
 describe("console, require, response", () => {
   it("captures console output per call and returns it to the host", async () => {
     const r = await run(app, "logs");
