@@ -4,9 +4,10 @@
 // Phase 3: a long run (≥ 100k normal calls, hostile calls mixed in) watching the server tree's RSS.
 // Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
 //
-// Options: --workers 1,2 (worker counts to measure; 1 = the default, no --workers flag), --rate n (normal
-// req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3 normal calls, 100000),
-// --max-long s (cap on phase 3, 75), --hostile-connections n (per hostile app in phase 2, 2), --quick.
+// Options: --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
+// flag), --rate n (normal req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3
+// normal calls, 100000), --max-long s (cap on phase 3, 90), --hostile-connections n (per hostile app in
+// phase 2, 2), --hostile a,b (only these hostile apps), --quick (a smoke run of about a minute). Default run: about 2.5 minutes per worker count.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { HOSTILE, NORMAL, writeApp } from "./hostile-apps.mjs";
@@ -184,7 +185,7 @@ if (process.argv[2] === "--generator") {
 
 const { values: opts } = parseArgs({
   options: {
-    workers: { type: "string", default: "1,2" },
+    workers: { type: "string", default: "1" },
     rate: { type: "string" },
     alone: { type: "string" },
     attack: { type: "string" },
@@ -192,9 +193,18 @@ const { values: opts } = parseArgs({
     "max-long": { type: "string" },
     "hostile-connections": { type: "string" },
     "normal-connections": { type: "string" },
+    hostile: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
+/** --hostile a,b: only these hostile apps (names as in hostile-apps.mjs), to see what each kind costs. */
+const hostileApps = opts.hostile ? HOSTILE.filter((a) => opts.hostile.split(",").includes(a.name)) : HOSTILE;
+for (const name of opts.hostile?.split(",") ?? []) {
+  if (!HOSTILE.some((a) => a.name === name)) {
+    console.error(`bench:hostile: --hostile: unknown app '${name}' (known: ${HOSTILE.map((a) => a.name).join(", ")})`);
+    process.exit(2);
+  }
+}
 function positive(name, value) {
   const n = Number(value);
   if (!(n > 0)) {
@@ -209,10 +219,14 @@ const settings = {
   aloneS: positive("alone", opts.alone ?? (opts.quick ? 3 : 10)),
   attackS: positive("attack", opts.attack ?? (opts.quick ? 5 : 20)),
   longCalls: positive("calls", opts.calls ?? (opts.quick ? 10_000 : 100_000)),
-  maxLongS: positive("max-long", opts["max-long"] ?? (opts.quick ? 15 : 75)),
+  maxLongS: positive("max-long", opts["max-long"] ?? (opts.quick ? 15 : 90)),
   hostileConnections: positive("hostile-connections", opts["hostile-connections"] ?? 2),
   normalConnections: positive("normal-connections", opts["normal-connections"] ?? 32),
   longConnections: 8,
+  /** Phase 3: each hostile app is called at this rate (req/s), so that the run reaches its normal calls. */
+  longHostileRate: 0.2,
+  /** The first-contact phase ends when every hostile app's first call has answered, or after this (s). */
+  contactMaxS: 15,
   warmupS: 2,
 };
 /** RSS counts as flat when its least-squares slope after warm-up stays under this (MB per 10k normal calls). */
@@ -265,7 +279,7 @@ async function measure(workers, root, dirs) {
     await startGenerator({ durationS: settings.warmupS, streams: [stream(NORMAL, url, { connections: 8 })] }).result;
 
     const normalOpen = () => stream(NORMAL, url, { rate: settings.rate, connections: settings.normalConnections, drainMs: 15_000 });
-    const hostileStreams = (connections) => HOSTILE.map((a) => stream(a, url, { connections }));
+    const hostileStreams = (connections) => hostileApps.map((a) => stream(a, url, { connections }));
 
     log(`phase 1: normal app alone, ${settings.rate} req/s for ${settings.aloneS} s`);
     let stop = sampleRss(child.pid, "alone", rss);
@@ -277,17 +291,20 @@ async function measure(workers, root, dirs) {
     log(`first contact: each hostile app called once while the normal app gets ${settings.rate} req/s`);
     stop = sampleRss(child.pid, "contact", rss);
     const contactLoad = startGenerator({ streams: [normalOpen()] });
-    const firstCalls = await Promise.all(
-      HOSTILE.map(async (a) => {
+    const firstCalls = await Promise.race([
+      new Promise((r) => setTimeout(() => r(hostileApps.map((a) => ({ name: a.name, status: "still running", ms: settings.contactMaxS * 1000 }))), settings.contactMaxS * 1000)),
+      Promise.all(
+      hostileApps.map(async (a) => {
         const t = performance.now();
         const status = await fetch(`${url}/app/${a.appId}/endpoint/run`).then((r) => r.arrayBuffer().then(() => r.status), (e) => e.message);
         return { name: a.name, status, ms: performance.now() - t };
       }),
-    );
+    ),
+    ]);
     const [contact] = await contactLoad.stop();
     stop();
 
-    log(`phase 2: normal app at ${settings.rate} req/s + ${HOSTILE.length} hostile apps × ${settings.hostileConnections} connections for ${settings.attackS} s`);
+    log(`phase 2: normal app at ${settings.rate} req/s + ${hostileApps.length} hostile apps × ${settings.hostileConnections} connections for ${settings.attackS} s`);
     stop = sampleRss(child.pid, "attack", rss);
     const [underAttack, hostile] = await Promise.all([
       startGenerator({ durationS: settings.attackS, streams: [normalOpen()] }).result.then((r) => r[0]),
@@ -295,9 +312,9 @@ async function measure(workers, root, dirs) {
     ]);
     stop();
 
-    log(`phase 3: ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) + hostile apps × 1 connection, at most ${settings.maxLongS} s`);
+    log(`phase 3: ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) + each hostile app at ${settings.longHostileRate} req/s, at most ${settings.maxLongS} s`);
     const normal = startGenerator({ streams: [stream(NORMAL, url, { connections: settings.longConnections, drainMs: 15_000 })] });
-    const mix = startGenerator({ streams: hostileStreams(1) });
+    const mix = startGenerator({ streams: hostileApps.map((a) => stream(a, url, { connections: 1, rate: settings.longHostileRate })) });
     let normalCalls = 0;
     let reached;
     const reachedTarget = new Promise((r) => (reached = r));
@@ -368,11 +385,11 @@ function tables(result) {
 
 async function main() {
   const root = mkdtempSync(join(tmpdir(), "restitch-hostile-"));
-  const dirs = [NORMAL, ...HOSTILE].map((a) => writeApp(root, a));
+  const dirs = [NORMAL, ...hostileApps].map((a) => writeApp(root, a));
   const result = {
     date: new Date().toISOString(),
     machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model, node: process.version, loadBefore: loadavg().map((l) => l.toFixed(2)).join(" ") },
-    settings: { ...settings, flatMbPer10k: FLAT_MB_PER_10K, warmupShare: WARMUP_SHARE, hostileApps: HOSTILE.map((a) => a.name) },
+    settings: { ...settings, flatMbPer10k: FLAT_MB_PER_10K, warmupShare: WARMUP_SHARE, hostileApps: hostileApps.map((a) => a.name) },
     command: `pnpm bench:hostile ${process.argv.slice(2).join(" ")}`.trim(),
     runs: [],
   };
@@ -387,7 +404,7 @@ async function main() {
   }
   const md = [
     `Machine: ${result.machine.cpus} cores (${result.machine.cpuModel}), Node ${result.machine.node}, load average before the run ${result.machine.loadBefore}.`,
-    `Command: \`${result.command}\`. Normal app at ${settings.rate} req/s (open loop, latency from the scheduled send) for ${settings.aloneS} s alone and ${settings.attackS} s under attack by ${HOSTILE.length} hostile apps × ${settings.hostileConnections} connections; then ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) with every hostile app at 1 connection, at most ${settings.maxLongS} s.`,
+    `Command: \`${result.command}\`. Normal app at ${settings.rate} req/s (open loop, latency from the scheduled send) for ${settings.aloneS} s alone and ${settings.attackS} s under attack by ${hostileApps.length} hostile apps × ${settings.hostileConnections} connections; then ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) with every hostile app called at ${settings.longHostileRate} req/s, at most ${settings.maxLongS} s.`,
     "",
     tables(result),
   ].join("\n");
