@@ -17,6 +17,7 @@ import { guestPolyfills } from "./guest/polyfills.js";
 import { guestModules } from "./guest/modules.js";
 import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
+import { lowerIsolateThreads } from "./thread-priority.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
 const codec = makeCodec(BSON, hostBytes);
@@ -63,6 +64,8 @@ export interface SandboxOptions {
   asyncContinuations: () => boolean;
   /** Told when a synchronous continuation ran longer than LONG_SLICE_MS. */
   onLongContinuation: () => void;
+  /** Nice value for isolated-vm's threads (0: leave them as they are); see thread-priority.ts. */
+  threadNice: number;
 }
 
 /** A synchronous continuation longer than this (CPU ms) moves its app's continuations off the event loop. */
@@ -242,6 +245,7 @@ export class Sandbox {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private asyncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[]): void {
     call.inSlice = true;
+    lowerIsolateThreads(this.options.threadNice);
     ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
       () => this.afterSlice(call),
       (err) => this.afterFailedSlice(call, err),
