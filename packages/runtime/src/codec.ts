@@ -109,6 +109,10 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const o = v as any;
+    // A DBRef (as the driver returns {$ref, $id} fields) holds a BSON value of its own: written here.
+    if (o._bsontype === "DBRef") {
+      return `{"$ref":${stringify(String(o.collection))},"$id":${write(o.oid, "$id", depth + 1) ?? "null"}${o.db ? `,"$db":${stringify(String(o.db))}` : ""}}`;
+    }
     if (o._bsontype !== undefined || o instanceof Date || o instanceof RegExp || o instanceof Uint8Array) return stringify(tagged(o));
     if (typeof o.toJSON === "function") return write(o.toJSON(key), key, depth + 1);
     let out = "{";
@@ -167,6 +171,8 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
         return new BSON.BSONSymbol(v);
       case "$code":
         return new BSON.Code(v);
+      case "$ref":
+        return "$id" in obj ? new BSON.DBRef(v, obj.$id, obj.$db) : obj;
       default:
         return obj;
     }

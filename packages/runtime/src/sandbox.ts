@@ -451,10 +451,17 @@ export class Sandbox {
     } catch (e) {
       work = Promise.reject(e);
     }
-    work.then(
-      (v) => this.settle(call, req, true, codec.encode(v)),
-      (e) => this.settle(call, req, false, JSON.stringify(safeError(e))),
-    );
+    const failed = (e: unknown) => this.settle(call, req, false, JSON.stringify(safeError(e)));
+    work.then((v) => {
+      // An answer the codec cannot write is the call's error: a throw here would be an unhandled rejection.
+      let text: string;
+      try {
+        text = codec.encode(v);
+      } catch (e) {
+        return failed(e);
+      }
+      this.settle(call, req, true, text);
+    }, failed);
   }
 
   private asyncOp(call: ActiveCall, op: string, args: unknown[]): Promise<unknown> {
