@@ -17,6 +17,7 @@ import { guestPolyfills } from "./guest/polyfills.js";
 import { guestModules } from "./guest/modules.js";
 import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
+import { lowerIsolateThreads } from "./thread-priority.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
 const codec = makeCodec(BSON, hostBytes);
@@ -67,6 +68,8 @@ export interface SandboxOptions {
   asyncContinuations: () => boolean;
   /** Told when a synchronous continuation ran longer than LONG_SLICE_MS. */
   onLongContinuation: () => void;
+  /** Nice value for isolated-vm's threads (0: leave them as they are); see thread-priority.ts. */
+  threadNice: number;
 }
 
 /** A synchronous continuation longer than this (CPU ms) moves its app's continuations off the event loop. */
@@ -261,6 +264,7 @@ export class Sandbox {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private asyncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[]): void {
     call.inSlice = true;
+    lowerIsolateThreads(this.options.threadNice);
     ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
       () => this.afterSlice(call),
       (err) => this.afterFailedSlice(call, err),
@@ -472,10 +476,17 @@ export class Sandbox {
     } catch (e) {
       work = Promise.reject(e);
     }
-    work.then(
-      (v) => this.settle(call, req, true, codec.encode(v)),
-      (e) => this.settle(call, req, false, JSON.stringify(safeError(e))),
-    );
+    const failed = (e: unknown) => this.settle(call, req, false, JSON.stringify(safeError(e)));
+    work.then((v) => {
+      // An answer the codec cannot write is the call's error: a throw here would be an unhandled rejection.
+      let text: string;
+      try {
+        text = codec.encode(v);
+      } catch (e) {
+        return failed(e);
+      }
+      this.settle(call, req, true, text);
+    }, failed);
   }
 
   private asyncOp(call: ActiveCall, op: string, args: unknown[]): Promise<unknown> {
@@ -516,10 +527,16 @@ export class Sandbox {
     // resolve at once would otherwise keep the event loop in microtasks (no I/O, no deadline timer).
     setImmediate(() => {
       if (call.finished || this.disposed) return;
+      // Another continuation of the app may have run long while this one waited for its turn.
+      if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
       const before = this.isolate.cpuTime;
+      const wallBefore = performance.now();
       const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
+      // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
+      // held the event loop longest, and without the switch every later call could do it again.
+      const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
+      if (heldMs > LONG_SLICE_MS) this.options.onLongContinuation();
       if (failed) return this.afterFailedSlice(call, failed.error);
-      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - before) / 1e6 > LONG_SLICE_MS) this.options.onLongContinuation();
       this.afterSlice(call);
     });
   }

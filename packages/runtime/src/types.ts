@@ -153,6 +153,11 @@ export interface RuntimeOptions {
      * calling thread, until one of the app's continuations runs longer than 20 ms of CPU).
      */
     asyncContinuations?: boolean;
+    /**
+     * Nice value (Linux) given to isolated-vm's threads, where calls that outlive their first slice run,
+     * so that the event loop wins the CPU over them (default 10; 0 leaves them alone).
+     */
+    threadNice?: number;
   };
 }
 
