@@ -8,7 +8,8 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import ivm from "isolated-vm";
 import { AuthConfigError, parseProviders } from "@restitch/auth";
-import { AppConfigError, formatProblem, loadApp, type AppModel, type ConfigProblem, type EndpointDef } from "@restitch/config";
+import { AppConfigError, formatProblem, loadApp, type AppModel, type ConfigProblem } from "@restitch/config";
+import { runsAs } from "@restitch/console";
 import { parse, stringOption, UsageError } from "./args.js";
 
 export async function check(argv: string[]): Promise<number> {
@@ -185,13 +186,6 @@ function describeSyntaxError(message: string, s: SourceToCompile): string {
 }
 
 // ---- the endpoint table -------------------------------------------------------------------------------
-
-function runsAs(ep: EndpointDef): string {
-  if (ep.runAsSystem) return "system";
-  if (ep.runAsUserId) return `user ${ep.runAsUserId}`;
-  if (ep.runAsUserIdScriptSource) return "script";
-  return "application auth";
-}
 
 export function endpointTable(app: AppModel): string {
   const rows = [["METHOD", "URL", "FUNCTION", "RUNS AS", "VALIDATION", "RETURN", "NOTES"]];

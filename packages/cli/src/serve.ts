@@ -4,8 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AppModel } from "@restitch/config";
+import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReporter, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
 import { createLogger, createServerMetrics, createSupervisorMetrics, defaultLogFormat, flushLogger, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from "@restitch/observe";
-import { attachWorker, gatherFromSupervisor, isWorkerProcess, superviseWorkers } from "@restitch/runtime";
+import { attachWorker, gatherFromSupervisor, isWorkerProcess, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { loadApps, startServer } from "./server.js";
 
@@ -14,6 +15,9 @@ const EPHEMERAL_DATA_DIR = "RESTITCH_EPHEMERAL_DATA_DIR";
 /** Set by a supervisor for its workers, whose stdout is a pipe to it: the log format and colours it chose for its own stdout. */
 const WORKER_LOG_FORMAT = "RESTITCH_WORKER_LOG_FORMAT";
 const WORKER_LOG_COLORS = "RESTITCH_WORKER_LOG_COLORS";
+
+/** The console token when not given with --console-token (a supervisor sets it for its workers). */
+const CONSOLE_TOKEN_ENV = "RESTITCH_CONSOLE_TOKEN";
 
 /** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
 const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
@@ -38,6 +42,8 @@ export async function serve(argv: string[]): Promise<number> {
     workers: { type: "string" },
     "log-format": { type: "string" },
     "log-level": { type: "string" },
+    console: { type: "boolean" },
+    "console-token": { type: "string" },
   });
   if (positionals.length === 0) throw new UsageError("serve needs at least one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
@@ -47,6 +53,12 @@ export async function serve(argv: string[]): Promise<number> {
   const logLevel = stringOption(values["log-level"]) ?? "info";
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got '${logLevel}')`);
   const logFormat = logFormatOption(stringOption(values["log-format"]));
+  const consoleAccess = consoleToken(values);
+  if (consoleAccess && !isWorkerProcess()) {
+    // Workers re-run these arguments: a generated token reaches them through the environment.
+    process.env[CONSOLE_TOKEN_ENV] = consoleAccess.token;
+    if (!isLoopback(host)) console.error(`restitch: warning: the console is reachable from the network on ${host}; only its token protects it (see docs/console.md)`);
+  }
   if (workers > 0 && !isWorkerProcess()) {
     // Validate once here, so a broken app lists its problems and exits instead of crash-looping workers.
     const apps = await loadApps(positionals, stringOption(values.secrets));
@@ -58,7 +70,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.env[WORKER_LOG_FORMAT] = logFormat;
     if (process.stdout.isTTY && !process.env.NO_COLOR) process.env[WORKER_LOG_COLORS] = "1";
     try {
-      return await supervise(workers, apps, port, host);
+      return await supervise(workers, apps, port, host, consoleAccess);
     } finally {
       if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
     }
@@ -73,6 +85,9 @@ export async function serve(argv: string[]): Promise<number> {
     ...(worker ? { colors: process.env[WORKER_LOG_COLORS] === "1" } : {}),
   });
   const metrics = createServerMetrics();
+  // A worker's console reads the runs its supervisor collects from every worker; it reports its own.
+  const workerRuns = consoleAccess && worker ? new RunLog() : undefined;
+  const reporter = workerRuns ? runReporter(sendToSupervisor) : undefined;
   const running = await startServer({
     appDir: positionals,
     // A worker's connections come from its supervisor; its own listener is a private loopback port.
@@ -81,8 +96,12 @@ export async function serve(argv: string[]): Promise<number> {
     ...(secretsFile ? { secretsFile } : {}),
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     onCall: (e) => {
-      if (e.kind !== "function") callDone();
+      if (e.kind === "function") return; // a run outside a request: logged and counted, not a call
+      callDone();
+      const run = reporter && summarizeCall(e, process.pid);
+      if (run) reporter!.report(run);
     },
     observe: {
       logger,
@@ -93,11 +112,16 @@ export async function serve(argv: string[]): Promise<number> {
   });
   const callDone = attachWorker({
     onConnection: (socket) => running.server.emit("connection", socket),
-    drain: () => stopServing(running, logger),
+    // The last calls' runs go to the supervisor before the worker exits (a recycle keeps them).
+    drain: () => stopServing(running, logger).finally(() => reporter?.flush()),
     recycleAfterCalls: RECYCLE_AFTER_CALLS,
     report: () => metrics.registry.getMetricsAsJSON(),
+    ...(workerRuns ? { onMessage: (m: object) => acceptRuns(workerRuns, m) } : {}),
   });
-  if (!worker) console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
+  if (!worker) {
+    console.log(`restitch: ${describeApps(running.apps)} listening on ${running.url}`);
+    if (consoleAccess) printConsoleUrl(running.url, consoleAccess);
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -143,22 +167,27 @@ function describeApps(apps: AppModel[]): string {
 }
 
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, apps: AppModel[], port: number, host: string): Promise<number> {
+async function supervise(workers: number, apps: AppModel[], port: number, host: string, consoleAccess: ConsoleAccess | undefined): Promise<number> {
   const metrics = createSupervisorMetrics();
-  const supervisor = await superviseWorkers({
+  let supervisor: Supervisor | undefined;
+  // With the console on, this process keeps the one log of recent runs the workers show.
+  const relay = consoleAccess ? supervisorRelay(new RunLog(), (m) => supervisor?.broadcast(m)) : undefined;
+  supervisor = await superviseWorkers({
     workers,
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
+    ...(relay ? { onMessage: relay.onMessage } : {}),
     onEvent: (e) => {
       metrics.onEvent(e);
+      if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
     },
     combineReports: (reports) => metrics.combine(reports),
   });
-  metrics.watchWorkers(() => supervisor.pids().length);
+  metrics.watchWorkers(() => supervisor?.pids().length ?? 0);
   const a = supervisor.address;
   const url = `http://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
   const stopped = new Promise<number>((resolve) => {
@@ -175,5 +204,37 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
   // Signals are handled from here on, even while the workers are still starting.
   await Promise.race([supervisor.ready, stopped]);
   console.log(`restitch: ${describeApps(apps)} listening on ${url} (${workers} worker process${workers === 1 ? "" : "es"}, pids ${supervisor.pids().join(", ")})`);
+  if (consoleAccess) printConsoleUrl(url, consoleAccess);
   return stopped;
+}
+
+interface ConsoleAccess {
+  token: string;
+  /** Generated at start (so printed once), not given by the user. */
+  generated: boolean;
+}
+
+/** --console: the token from --console-token, else RESTITCH_CONSOLE_TOKEN, else a new one. */
+function consoleToken(values: Record<string, string | boolean | undefined>): ConsoleAccess | undefined {
+  const flag = stringOption(values["console-token"]);
+  if (!values.console) {
+    if (flag !== undefined) throw new UsageError("--console-token needs --console");
+    return undefined;
+  }
+  const env = process.env[CONSOLE_TOKEN_ENV];
+  const given = flag ?? (env ? env : undefined);
+  if (given === undefined) return { token: generateToken(), generated: true };
+  const problem = tokenProblem(given, flag !== undefined ? "--console-token" : `environment variable ${CONSOLE_TOKEN_ENV}`);
+  if (problem) throw new UsageError(problem);
+  return { token: given, generated: false };
+}
+
+function printConsoleUrl(serverUrl: string, access: ConsoleAccess): void {
+  const url = `${serverUrl}${CONSOLE_PATH}/`;
+  if (access.generated) console.log(`restitch: console at ${url}?token=${access.token}`);
+  else console.log(`restitch: console at ${url} (token from --console-token or ${CONSOLE_TOKEN_ENV})`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

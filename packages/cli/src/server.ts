@@ -10,6 +10,7 @@ import { createServer, type CallLogEntry, type CreateServerOptions, type Listeni
 import { observe, type ObserveOptions, type ReadinessCheck } from "@restitch/observe";
 import { createRuntime, DEFAULT_POOL, type RuntimeOptions } from "@restitch/runtime";
 import { openAppServices, openAuth, SERVICE_CLIENTS, systemFunctionRunner, type AppServices, type DataOptions } from "./services.js";
+import { CONSOLE_PATH, createConsole, RunLog, summarizeCall } from "@restitch/console";
 
 export interface StartServerOptions extends DataOptions {
   /** One exported app directory, or several served side by side (each under /app/<its app id>/…). */
@@ -30,6 +31,14 @@ export interface StartServerOptions extends DataOptions {
    * Absent: none of them.
    */
   observe?: ObserveOptions;
+  /** Serve the console at /_restitch/ (off when absent). */
+  console?: {
+    token: string;
+    /** Where the console reads runs from; default: a new log that this server's own calls are recorded in. */
+    runs?: RunLog;
+    /** Facts shown in the console's header. */
+    server?: Record<string, string | number | boolean>;
+  };
 }
 
 export interface RunningServer {
@@ -40,17 +49,19 @@ export interface RunningServer {
   port: number;
   /** The HTTP server (a supervised worker feeds it the connections its supervisor accepted). */
   server: import("node:http").Server;
+  /** The console's URL (without the token) and the runs it shows, when it is on. */
+  console?: { url: string; runs: RunLog };
   /** Drains in-flight calls, then stops the runtime and closes data services. Safe to call twice. */
   close(): Promise<void>;
 }
 
-function fanOut(a: ((e: CallLogEntry) => void) | undefined, b: ((e: CallLogEntry) => void) | undefined): ((e: CallLogEntry) => void) | undefined {
-  return a && b
-    ? (e) => {
-        a(e);
-        b(e);
-      }
-    : (a ?? b);
+/** One callback calling each given one in turn (undefined when none is given). */
+function fanOut(...callbacks: (((e: CallLogEntry) => void) | undefined)[]): ((e: CallLogEntry) => void) | undefined {
+  const given = callbacks.filter((c) => c !== undefined);
+  if (given.length <= 1) return given[0];
+  return (e) => {
+    for (const c of given) c(e);
+  };
 }
 
 /** Loads every app directory; two apps with one app id would be ambiguous in URLs, so that is refused. */
@@ -94,7 +105,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     let runtimeClosed = false;
     cleanup.push(async () => void (runtimeClosed = true));
     const observed = options.observe ? observe(options.observe, apps.flatMap((app) => [...app.secrets.values()])) : undefined;
-    const onCall = fanOut(observed?.onCall, options.onCall);
     const maxQueue = options.runtime?.pool?.maxQueue ?? DEFAULT_POOL.maxQueue;
     const readiness: ReadinessCheck[] = [
       {
@@ -121,6 +131,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         })),
       ),
     ];
+    // Without a log of its own to read from, the console records this server's calls.
+    const consoleRuns = options.console && (options.console.runs ?? new RunLog());
+    const recordHere = options.console && !options.console.runs ? consoleRuns : undefined;
+    const toConsole = recordHere
+      ? (entry: CallLogEntry) => {
+          if (entry.kind === "function") return; // a run outside a request: not a call
+          const run = summarizeCall(entry);
+          if (run) recordHere.add(run);
+        }
+      : undefined;
+    // The console's own requests (it polls) are not the apps' traffic: no record, no count.
+    const observedCall =
+      observed && options.console
+        ? (e: CallLogEntry) => {
+            if (!e.path.startsWith(CONSOLE_PATH)) observed.onCall(e);
+          }
+        : observed?.onCall;
+    const onCall = fanOut(observedCall, toConsole, options.onCall);
     server = createServer({
       apps,
       runtime,
@@ -131,10 +159,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(observed ? { probes: observed.probes(readiness) } : {}),
     });
     for (const app of apps) observed?.metrics?.watchPool(app.appId, () => server?.appRuntime(app.appId)?.stats());
+    if (options.console && consoleRuns) {
+      server.hono.route("/", createConsole({ apps, runs: consoleRuns, token: options.console.token, ...(options.console.server ? { server: options.console.server } : {}) }));
+    }
     const listening: Listening = await server.listen(options.port ?? 8080, options.host ?? "127.0.0.1");
     cleanup.push(() => listening.close());
     let closing: Promise<void> | undefined;
-    return { app: apps[0]!, apps, url: listening.url, port: listening.port, server: listening.server, close: () => (closing ??= closeAll()) };
+    return {
+      app: apps[0]!,
+      apps,
+      url: listening.url,
+      port: listening.port,
+      server: listening.server,
+      ...(consoleRuns ? { console: { url: `${listening.url}${CONSOLE_PATH}/`, runs: consoleRuns } } : {}),
+      close: () => (closing ??= closeAll()),
+    };
   } catch (e) {
     await closeAll();
     throw e;

@@ -37,9 +37,12 @@ function lineColumn(text: string, pos: number): { line: number; column: number }
   return { line, column: pos - lineStart + 1 };
 }
 
+const MAX_SCAN_DEPTH = 1_000;
+
 /** Scans `text` as strict JSON and returns where and why it first fails. */
 function locateJsonError(text: string): { pos: number; reason: string } {
   let i = 0;
+  let depth = 0;
   class Fail {
     constructor(
       readonly pos: number,
@@ -84,10 +87,13 @@ function locateJsonError(text: string): { pos: number; reason: string } {
   };
   /** An object or array body after its opening bracket: items separated by commas up to `close`. */
   const container = (close: "}" | "]", item: () => void) => {
+    // The scanner recurses per level; past this depth it says so instead of overflowing the stack.
+    if (++depth > MAX_SCAN_DEPTH) fail(`nested deeper than ${MAX_SCAN_DEPTH} levels`);
     i++;
     ws();
     if (text[i] === close) {
       i++;
+      depth--;
       return;
     }
     for (;;) {
@@ -101,6 +107,7 @@ function locateJsonError(text: string): { pos: number; reason: string } {
       }
       if (text[i] === close) {
         i++;
+        depth--;
         return;
       }
       fail(i >= text.length ? `unexpected end of input, expected ',' or '${close}'` : `expected ',' or '${close}'`);

@@ -30,4 +30,9 @@ describe("parseJson", () => {
     expect(failure("")).toBe("1:1 unexpected end of input, expected a value");
     expect(failure('{"a": [1')).toBe("1:9 unexpected end of input, expected ',' or ']'");
   });
+
+  it("reports broken JSON nested deeper than the scanner's 1000 levels without overflowing the stack (found by test/fuzz)", () => {
+    expect(failure("[".repeat(200_000))).toBe("1:1001 nested deeper than 1000 levels");
+    expect(failure("[".repeat(500) + "]".repeat(499))).toBe("1:1000 unexpected end of input, expected ',' or ']'");
+  });
 });

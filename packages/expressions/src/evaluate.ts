@@ -5,7 +5,7 @@
 import { bsonCompare, bsonEquals, isPlainObject } from "./bson.js";
 import type { ExpressionContext } from "./context.js";
 import { ExpressionError, FunctionCallFailed } from "./errors.js";
-import { expand, resolveExpansion, VALUE_OPERATORS, walk } from "./expand.js";
+import { assertNesting, expandValue as expand, resolveExpansion, VALUE_OPERATORS, walk } from "./expand.js";
 
 /** Comparison operators of a field's value spec, by name without prefix ($in and %in are the same). */
 const COMPARISONS = new Set(["exists", "in", "nin", "eq", "ne", "gt", "gte", "lt", "lte", "not"]);
@@ -137,6 +137,7 @@ async function evalKey(key: string, value: unknown, ctx: ExpressionContext): Pro
  */
 export async function evaluate(expression: unknown, ctx: ExpressionContext): Promise<boolean> {
   if (expression === undefined) return true;
+  assertNesting(expression, "the expression");
   try {
     return await evalExpression(expression, ctx, "expression");
   } catch (e) {

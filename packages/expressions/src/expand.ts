@@ -127,7 +127,7 @@ async function callFunctionOperator(spec: unknown, ctx: ExpressionContext): Prom
   const rawArgs = spec.arguments ?? [];
   if (!Array.isArray(rawArgs)) throw new ExpressionError(`%function '${spec.name}': arguments must be an array`);
   if (ctx.callFunction === undefined) throw new ExpressionError(`%function '${spec.name}': functions cannot be called here (no host callFunction)`);
-  const args = (await expand(rawArgs, ctx)) as unknown[];
+  const args = (await expandValue(rawArgs, ctx)) as unknown[];
   try {
     return await ctx.callFunction(spec.name, args);
   } catch (e) {
@@ -167,16 +167,41 @@ export function valueOperatorOf(value: unknown): string | undefined {
  * stay as they are (so a filter query like {owner_id: "%%user.id", n: {$gt: 1}} keeps its operators).
  */
 export async function expand(value: unknown, ctx: ExpressionContext): Promise<unknown> {
+  assertNesting(value, "the value");
+  return expandValue(value, ctx);
+}
+
+/** expand() without the nesting check, for values already checked as part of a whole expression. */
+export async function expandValue(value: unknown, ctx: ExpressionContext): Promise<unknown> {
   if (typeof value === "string") return value.startsWith("%%") ? resolveExpansion(value, ctx) : value;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (const item of value) out.push(await expand(item, ctx));
+    for (const item of value) out.push(await expandValue(item, ctx));
     return out;
   }
   if (!isPlainObject(value)) return value;
   const op = valueOperatorOf(value);
   if (op !== undefined) return applyValueOperator(op, value[op], ctx);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = await expand(v, ctx);
+  for (const [k, v] of Object.entries(value)) out[k] = await expandValue(v, ctx);
   return out;
+}
+
+/**
+ * MongoDB's own limit on document nesting. Evaluation recurses once per level, so a deeper expression
+ * would overflow the stack (a RangeError instead of a clear error); it is refused before it is walked.
+ */
+export const MAX_NESTING = 100;
+
+/** Whether `value` has more than `levels` levels of arrays and objects (stops as soon as it knows). */
+export function deeperThan(value: unknown, levels: number): boolean {
+  if (Array.isArray(value)) return levels === 0 || value.some((v) => deeperThan(v, levels - 1));
+  if (!isPlainObject(value)) return false;
+  if (levels === 0) return true;
+  for (const v of Object.values(value)) if (deeperThan(v, levels - 1)) return true;
+  return false;
+}
+
+export function assertNesting(value: unknown, what: string): void {
+  if (deeperThan(value, MAX_NESTING)) throw new ExpressionError(`${what} is nested deeper than ${MAX_NESTING} levels`);
 }

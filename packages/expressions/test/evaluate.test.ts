@@ -205,3 +205,20 @@ describe("expressions: malformed input names the key at fault", () => {
     expect((err as Error).message).toMatch(message);
   });
 });
+
+describe("nesting", () => {
+  const nest = (levels: number, leaf: unknown) => {
+    let v = leaf;
+    for (let i = 0; i < levels; i++) v = { "%not": v };
+    return v;
+  };
+  it("an expression up to MongoDB's 100 levels is evaluated", async () => {
+    expect(await evaluate(nest(100, true), base)).toBe(true);
+  });
+  it("a deeper one is an ExpressionError, not a stack overflow (found by test/fuzz)", async () => {
+    await expect(evaluate(nest(100_000, true), base)).rejects.toThrow(/nested deeper than 100 levels/);
+    let deep: unknown = "%%user.id";
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    await expect(expand(deep, base)).rejects.toBeInstanceOf(ExpressionError);
+  });
+});

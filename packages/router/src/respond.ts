@@ -20,6 +20,16 @@ export function responseFormat(accept: string | null | undefined, fallback: Retu
 
 const CONTENT_TYPE: Record<ResponseFormat, string> = { JSON: "application/json", EJSON: "application/ejson" };
 
+/**
+ * Headers that frame the message or the connection belong to the server: a function's Content-Length
+ * or Transfer-Encoding would desynchronise a keep-alive connection (the client would read the rest of
+ * the body as the next response). They are dropped.
+ */
+const SERVER_HEADERS = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection", "te", "trailer"]);
+/** Response header lines and bytes; beyond Node's own client defaults (16 KiB) a response cannot be read. */
+export const MAX_RESPONSE_HEADERS = 100;
+export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
+
 /** Statuses that cannot carry a body (fetch's Response refuses one). */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
@@ -42,8 +52,12 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
   }
   const headers = new Headers();
   if (recorded) {
+    let count = 0;
+    let bytes = 0;
     for (const name in recorded.headers) {
       for (const v of recorded.headers[name]!) {
+        count++;
+        bytes += name.length + v.length + 4; // "name: value\r\n"
         try {
           headers.append(name, v);
         } catch {
@@ -51,6 +65,9 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
         }
       }
     }
+    if (count > MAX_RESPONSE_HEADERS) throw new HttpError(400, "FunctionExecutionError", `the response has ${count} headers, over the limit of ${MAX_RESPONSE_HEADERS}`);
+    if (bytes > MAX_RESPONSE_HEADER_BYTES) throw new HttpError(400, "FunctionExecutionError", `the response headers are ${bytes} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`);
+    for (const name of SERVER_HEADERS) headers.delete(name);
   }
   let body: Uint8Array | string | null = null;
   let finalStatus: number;

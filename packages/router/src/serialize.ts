@@ -57,7 +57,8 @@ function walk(value: unknown, leaf: Leaf, depth: number): unknown {
     return leaf(value, typeof bsontype === "string" ? bsontype : undefined);
   }
   const entries: Iterable<[unknown, unknown]> = value instanceof Map ? value : Object.entries(value);
-  const out: Record<string, unknown> = {};
+  // Without a prototype, a "__proto__" key is kept as data instead of re-pointing `out`'s prototype.
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, v] of entries) {
     if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
     out[String(k)] = walk(v, leaf, depth + 1);

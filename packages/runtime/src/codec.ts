@@ -33,7 +33,11 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
 
   /** The tagged form of a bigint, a Date, a regex, bytes or a BSON value (write() decides which go here). */
   function tagged(original: object | bigint): unknown {
-    if (typeof original === "bigint") return { $numberLong: original.toString() };
+    if (typeof original === "bigint") {
+      // Long.fromString would wrap a wider value silently into a wrong number.
+      if (original > 0x7fffffffffffffffn || original < -0x8000000000000000n) throw new TypeError(`BigInt ${original} is outside the 64-bit range of a BSON Long`);
+      return { $numberLong: original.toString() };
+    }
     if (original instanceof Date) {
       const t = original.getTime();
       return { $date: Number.isNaN(t) ? { [NUM_TAG]: "NaN" } : t };
@@ -109,6 +113,10 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const o = v as any;
+    // A DBRef (as the driver returns {$ref, $id} fields) holds a BSON value of its own: written here.
+    if (o._bsontype === "DBRef") {
+      return `{"$ref":${stringify(String(o.collection))},"$id":${write(o.oid, "$id", depth + 1) ?? "null"}${o.db ? `,"$db":${stringify(String(o.db))}` : ""}}`;
+    }
     if (o._bsontype !== undefined || o instanceof Date || o instanceof RegExp || o instanceof Uint8Array) return stringify(tagged(o));
     if (typeof o.toJSON === "function") return write(o.toJSON(key), key, depth + 1);
     let out = "{";
@@ -167,6 +175,8 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
         return new BSON.BSONSymbol(v);
       case "$code":
         return new BSON.Code(v);
+      case "$ref":
+        return "$id" in obj ? new BSON.DBRef(v, obj.$id, obj.$db) : obj;
       default:
         return obj;
     }
@@ -176,7 +186,14 @@ export function makeCodec(BSON: any, bytes: ByteHelpers): Codec {
     if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
     for (const k in value) {
       // Only objects whose first key is a tag are tagged values; the check is one char compare.
-      return k.charCodeAt(0) === 36 ? reviveTagged(value as Record<string, unknown>, k) : value;
+      if (k.charCodeAt(0) !== 36) return value;
+      // A plain object that merely looks tagged ({ $oid: "zz" } written by tenant code) stays a plain
+      // object: a throw here would reach the host from a value the tenant chose.
+      try {
+        return reviveTagged(value as Record<string, unknown>, k);
+      } catch {
+        return value;
+      }
     }
     return value;
   }

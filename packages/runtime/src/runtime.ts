@@ -13,6 +13,7 @@ export interface PoolSettings {
   warmIsolates: number;
   recycleAfterCalls: number;
   asyncContinuations: boolean;
+  threadNice: number;
 }
 
 export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
@@ -26,6 +27,11 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
   recycleAfterCalls: 50_000,
   /** Run every continuation on isolated-vm's threads (the event loop is never held; ~5x costlier per await). */
   asyncContinuations: false,
+  /**
+   * Nice value (Linux) of isolated-vm's threads, where calls that outlive their first slice run: the event
+   * loop, which serves every app's quick calls, wins the CPU over them. 0 leaves them at the process's.
+   */
+  threadNice: 10,
 });
 
 /** Longest first synchronous slice of a call (ms) before it moves to isolated-vm's threads. */
@@ -92,6 +98,7 @@ class AppPool implements AppRuntime {
       onLongContinuation: () => {
         this.asyncContinuations = true;
       },
+      threadNice: this.pool.threadNice,
     };
   }
 

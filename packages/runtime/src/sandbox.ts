@@ -17,6 +17,7 @@ import { guestPolyfills } from "./guest/polyfills.js";
 import { guestModules } from "./guest/modules.js";
 import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
+import { lowerIsolateThreads } from "./thread-priority.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
 const codec = makeCodec(BSON, hostBytes);
@@ -24,7 +25,8 @@ const require = createRequire(import.meta.url);
 const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${readFileSync(require.resolve("bson").replace(/bson\.cjs$/, "bson.bundle.js"), "utf8")}\nreturn BSON;\n})();`;
 
 /** Wraps a function file so that `exports`, `module`, `context`, … are per-call parameters. */
-const WRAPPER_HEAD = "(function (exports, module, require, context, utils, console, globalThis, global, setTimeout, clearTimeout, setImmediate) {";
+const WRAPPER_PARAMS = "exports, module, require, context, utils, console, globalThis, global, setTimeout, clearTimeout, setImmediate";
+const WRAPPER_HEAD = `(function (${WRAPPER_PARAMS}) {`;
 function wrap(source: string): string {
   return `${WRAPPER_HEAD}\n${source}\n;return [exports, module.exports];\n})`;
 }
@@ -39,6 +41,9 @@ function encodeStable(value: object): string {
   }
   return text;
 }
+
+/** Parsing a function file takes microseconds; this only bounds a pathological one. */
+const PARSE_TIMEOUT_MS = 1_000;
 
 /** V8 code cache shared by every isolate of the process, keyed by a hash of the wrapped code. */
 const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
@@ -63,6 +68,8 @@ export interface SandboxOptions {
   asyncContinuations: () => boolean;
   /** Told when a synchronous continuation ran longer than LONG_SLICE_MS. */
   onLongContinuation: () => void;
+  /** Nice value for isolated-vm's threads (0: leave them as they are); see thread-priority.ts. */
+  threadNice: number;
 }
 
 /** A synchronous continuation longer than this (CPU ms) moves its app's continuations off the event loop. */
@@ -96,6 +103,8 @@ export class Sandbox {
   private readonly context: ivm.Context;
   private readonly runRef: ivm.Reference<(...a: unknown[]) => void>;
   private readonly settleRef: ivm.Reference<(...a: unknown[]) => void>;
+  /** Parses a function file as a function body (V8's Function constructor), running none of it. */
+  private readonly parseBodyRef: ivm.Reference<(body: string) => void>;
   private readonly calls = new Map<number, ActiveCall>();
   /** Functions whose source did not compile, with the error a call to them gets. */
   readonly compileErrors = new Map<string, CallError>();
@@ -118,6 +127,9 @@ export class Sandbox {
     this.runRef = entries.getSync("run", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
     this.settleRef = entries.getSync("settle", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
     const defineRef = entries.getSync("define", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    this.parseBodyRef = compile(this.isolate, `(function (body) { Function(${JSON.stringify(WRAPPER_PARAMS)}, body); })`, "restitch-internal:parse").runSync(this.context, {
+      reference: true,
+    }) as ivm.Reference<(body: string) => void>;
     for (const [name, fn] of Object.entries(options.functions)) {
       const file = fn.file ?? `${name}.js`;
       const factory = this.compileFunction(fn.source, file);
@@ -143,7 +155,17 @@ export class Sandbox {
   /** Compile a function file into its factory, or the error a call to it reports. */
   compileFunction(source: string, file: string): ivm.Reference<unknown> | CallError {
     try {
-      return compile(this.isolate, wrap(source), file, -1).runSync(this.context, { reference: true }) as ivm.Reference<unknown>;
+      const script = compile(this.isolate, wrap(source), file, -1); // syntax errors with line and column
+      // A source that closes the wrapper early (`}); for (;;) {} (function () {`) compiles, and running
+      // the script would run its own code outside any call, without a time limit: it must also parse as
+      // one function body on its own.
+      try {
+        this.parseBodyRef.applySync(undefined, [source], { timeout: PARSE_TIMEOUT_MS });
+      } catch (e) {
+        if ((e as Error).name === "SyntaxError") (e as Error).message += ` [${file}: the source closes its function wrapper]`;
+        throw e;
+      }
+      return script.runSync(this.context, { reference: true }) as ivm.Reference<unknown>;
     } catch (e) {
       const err = e as Error;
       if (err.name === "SyntaxError") return callError("syntax", err.message, { name: "SyntaxError", stack: `SyntaxError: ${err.message}` });
@@ -242,6 +264,7 @@ export class Sandbox {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private asyncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[]): void {
     call.inSlice = true;
+    lowerIsolateThreads(this.options.threadNice);
     ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
       () => this.afterSlice(call),
       (err) => this.afterFailedSlice(call, err),
@@ -342,8 +365,14 @@ export class Sandbox {
     const result = this.baseResult(call, call.rejections.length ? [...logs, ...call.rejections] : logs, dropped);
     if (o.response) result.response = decodeResponse(o.response);
     if (kind === "ok") {
-      result.ok = true;
-      result.value = codec.decode(o.value);
+      // The guest's encoder writes a plain object shaped like a tag ({$oid: "zz"}) as it is, and reviving
+      // it can throw here, in the host: that is the tenant's unserializable result, never a host crash.
+      try {
+        result.value = codec.decode(o.value);
+        result.ok = true;
+      } catch (e) {
+        result.error = callError("unserializable", `the function's return value cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
+      }
     } else {
       const info = JSON.parse(o.value) as { name: string; message: string; stack?: string };
       result.error = callError(kind, info.message, info);
@@ -447,10 +476,17 @@ export class Sandbox {
     } catch (e) {
       work = Promise.reject(e);
     }
-    work.then(
-      (v) => this.settle(call, req, true, codec.encode(v)),
-      (e) => this.settle(call, req, false, JSON.stringify(safeError(e))),
-    );
+    const failed = (e: unknown) => this.settle(call, req, false, JSON.stringify(safeError(e)));
+    work.then((v) => {
+      // An answer the codec cannot write is the call's error: a throw here would be an unhandled rejection.
+      let text: string;
+      try {
+        text = codec.encode(v);
+      } catch (e) {
+        return failed(e);
+      }
+      this.settle(call, req, true, text);
+    }, failed);
   }
 
   private asyncOp(call: ActiveCall, op: string, args: unknown[]): Promise<unknown> {
@@ -491,10 +527,16 @@ export class Sandbox {
     // resolve at once would otherwise keep the event loop in microtasks (no I/O, no deadline timer).
     setImmediate(() => {
       if (call.finished || this.disposed) return;
+      // Another continuation of the app may have run long while this one waited for its turn.
+      if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
       const before = this.isolate.cpuTime;
+      const wallBefore = performance.now();
       const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
+      // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
+      // held the event loop longest, and without the switch every later call could do it again.
+      const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
+      if (heldMs > LONG_SLICE_MS) this.options.onLongContinuation();
       if (failed) return this.afterFailedSlice(call, failed.error);
-      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - before) / 1e6 > LONG_SLICE_MS) this.options.onLongContinuation();
       this.afterSlice(call);
     });
   }

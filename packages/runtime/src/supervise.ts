@@ -37,6 +37,8 @@ export interface SuperviseOptions {
   combineReports?: (reports: unknown[]) => unknown;
   /** How long gather() waits for a worker's report (ms). */
   reportTimeoutMs?: number;
+  /** An application message a worker sent with sendToSupervisor(). */
+  onMessage?: (message: object, pid: number) => void;
 }
 
 export type SupervisorEvent =
@@ -56,9 +58,14 @@ export interface Supervisor {
   gather(): Promise<unknown>;
   /** Stop accepting, ask every worker to drain and stop; resolves when all have exited. */
   stop(): Promise<void>;
+  /** Sends an application message to one ready worker (its WorkerHooks.onMessage); dropped if it is gone. */
+  send(pid: number, message: object): void;
+  /** Sends an application message to every ready worker, in order after anything sent to it before. */
+  broadcast(message: object): void;
 }
 
 const WORKER_ENV = "RESTITCH_WORKER_PROCESS";
+/** The supervision protocol is strings (and the report messages below); other object messages belong to the application (send / onMessage). */
 const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection" } as const;
 
 /**
@@ -71,8 +78,8 @@ interface ReportMessage {
   value?: unknown;
   error?: string;
 }
-const isReportMessage = (m: unknown): m is ReportMessage =>
-  typeof m === "object" && m !== null && typeof (m as ReportMessage).type === "string" && (m as ReportMessage).type.startsWith("restitch:");
+const REPORT_TYPES: ReadonlySet<unknown> = new Set(["restitch:gather", "restitch:gathered", "restitch:report?", "restitch:report"]);
+const isReportMessage = (m: unknown): m is ReportMessage => typeof m === "object" && m !== null && REPORT_TYPES.has((m as ReportMessage).type);
 
 export function isWorkerProcess(): boolean {
   return process.env[WORKER_ENV] === "1" && typeof process.send === "function";
@@ -93,6 +100,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     onEvent = () => {},
     combineReports = (reports: unknown[]) => reports,
     reportTimeoutMs = 2_000,
+    onMessage,
   } = options;
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
@@ -174,7 +182,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
             (e: unknown) => answer({ error: e instanceof Error ? e.message : String(e) }),
           );
         }
-      }
+      } else if (onMessage && typeof m === "object" && m !== null) onMessage(m, w.pid ?? 0);
     });
     w.on("exit", (code, signal) => onExit(w, code, signal));
     return w;
@@ -235,6 +243,10 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
           }
         }, checkIntervalMs);
 
+  const post = (w: ChildProcess, message: object) => {
+    if (w.connected) w.send(message, undefined, {}, () => {});
+  };
+
   for (let i = 0; i < target; i++) spawnWorker();
   const addr = server.address() as net.AddressInfo;
   return {
@@ -242,6 +254,13 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     ready: initialReady,
     pids: () => ready.filter((w) => !leaving.has(w)).map((w) => w.pid ?? 0),
     gather,
+    send: (pid, message) => {
+      const w = ready.find((r) => r.pid === pid);
+      if (w) post(w, message);
+    },
+    broadcast: (message) => {
+      for (const w of ready) post(w, message);
+    },
     stop: async () => {
       stopping = true;
       allReady(); // nobody waits for workers that will not come
@@ -271,6 +290,8 @@ export interface WorkerHooks {
   recycleAfterCalls?: number;
   /** This worker's answer when the supervisor gathers reports (e.g. its metrics as JSON). */
   report?: () => unknown;
+  /** An application message from the supervisor (Supervisor.send / broadcast). */
+  onMessage?: (message: object) => void;
 }
 
 /**
@@ -307,7 +328,7 @@ export function attachWorker(hooks: WorkerHooks): () => void {
             (e: unknown) => answer({ error: e instanceof Error ? e.message : String(e) }),
           );
       }
-    }
+    } else if (hooks.onMessage && typeof m === "object" && m !== null) hooks.onMessage(m);
   });
   // If the supervisor dies, do not linger as an orphan.
   process.on("disconnect", stop);
@@ -396,9 +417,17 @@ function watchBrokenPipe(to: Writable): void {
   });
 }
 
-/** Messages to a supervisor that may already be gone are dropped. */
-function send(message: string): void {
-  if (process.connected) process.send!(message, undefined, {}, () => {});
+/** In a worker process: sends an application message to the supervisor (SuperviseOptions.onMessage); resolves once sent. */
+export function sendToSupervisor(message: object): Promise<void> {
+  return send(message);
+}
+
+/** Resolves once the message is handed to the channel; messages to a supervisor already gone are dropped. */
+function send(message: string | object): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.connected) process.send!(message, undefined, {}, () => resolve());
+    else resolve();
+  });
 }
 
 function rssMb(pid: number): number | undefined {

@@ -15,7 +15,7 @@ export interface Limits {
   maxHostCalls: number;
   /** Host calls one call may have pending at once (App Services: "max async work queue size of 1000"). */
   maxPendingHostCalls: number;
-  /** Size of the encoded return value (bytes). */
+  /** Size of the encoded return value, and of a response body set with setBody (bytes; characters for text). */
   maxResultBytes: number;
   /** Captured console output per call (bytes, after which lines are dropped and counted). */
   maxLogBytes: number;
@@ -153,6 +153,11 @@ export interface RuntimeOptions {
      * calling thread, until one of the app's continuations runs longer than 20 ms of CPU).
      */
     asyncContinuations?: boolean;
+    /**
+     * Nice value (Linux) given to isolated-vm's threads, where calls that outlive their first slice run,
+     * so that the event loop wins the CPU over them (default 10; 0 leaves them alone).
+     */
+    threadNice?: number;
   };
 }
 

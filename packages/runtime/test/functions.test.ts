@@ -278,6 +278,45 @@ describe("BSON fidelity across the boundary", () => {
   });
 });
 
+describe("values that only look tagged", () => {
+  it("a plain object shaped like a broken tagged value comes back as that plain object, sync or after an await (found by test/fuzz: it threw on the host, and after an await crashed the process)", async () => {
+    const { runtime: rt, app: a } = appWith({
+      sync: "exports = () => [{ $oid: 'zz' }, { $numberLong: null }, { $binary: 1 }, { $timestamp: null }, { $numberDecimal: 'x' }];",
+      later: "exports = async () => { await new Promise((r) => setTimeout(r, 1)); return { $oid: 'zz' }; };",
+      echo: "exports = (v) => v;",
+    });
+    expect((await run(a, "sync")).value).toEqual([{ $oid: "zz" }, { $numberLong: null }, { $binary: 1 }, { $timestamp: null }, { $numberDecimal: "x" }]);
+    expect((await run(a, "later")).value).toEqual({ $oid: "zz" });
+    expect((await run(a, "echo", [{ $oid: 5, x: 1 }])).value).toEqual({ $oid: 5, x: 1 }); // host to guest too
+    await rt.close();
+  });
+});
+
+describe("host answers the codec must carry", () => {
+  const client = `(function (invoke) { return { get: (...a) => invoke("get", a) }; })`;
+  const answering = (value: () => unknown) => ({ services: { svc: { type: "svc", invoke: async () => value() } } });
+  it("a DBRef in a service answer (as the driver returns stored {$ref, $id}) arrives as a DBRef and goes back (it crashed the worker: unhandled rejection)", async () => {
+    const { runtime: rt, app: a } = appWith(
+      { f: "exports = async () => { const d = await context.services.get('svc').get(); return [d instanceof BSON.DBRef, d.collection, d.oid.toHexString(), d]; };" },
+      { serviceClients: { svc: client } },
+    );
+    const oid = new BSON.ObjectId();
+    const r = await run(a, "f", [], { bridge: answering(() => new BSON.DBRef("people", oid, "db1")) });
+    expect(r.value).toEqual([true, "people", oid.toHexString(), new BSON.DBRef("people", oid, "db1")]);
+    await rt.close();
+  });
+  it("a service answer the codec cannot write becomes the call's error, not a process crash", async () => {
+    const { runtime: rt, app: a } = appWith(
+      { f: "exports = async () => { try { await context.services.get('svc').get(); return 'no error'; } catch (e) { return e.message; } };" },
+      { serviceClients: { svc: client } },
+    );
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect((await run(a, "f", [], { bridge: answering(() => cyclic) })).value).toMatch(/nested too deeply|cyclic/);
+    await rt.close();
+  });
+});
+
 describe("console, require, response", () => {
   it("captures console output per call and returns it to the host", async () => {
     const r = await run(app, "logs");

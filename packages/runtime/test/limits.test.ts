@@ -189,6 +189,31 @@ describe("the pool", () => {
     expect(b.stats().asyncContinuations).toBe(true);
     await rt2.close();
   });
+  it("a continuation that runs into its CPU limit also moves the app's continuations off the event loop", async () => {
+    const { runtime: rt, app: a } = appWith({ spinAfterAwait: "exports = async () => { await context.services.get('echo').ping(); while (true) {} };" }, { serviceClients: { echo: echoClient } });
+    const r = await run(a, "spinAfterAwait", [], { limits: { cpuTimeMs: 100 }, bridge: { services: { echo: fastEcho } } });
+    expect(r.error?.kind).toBe("cpu");
+    // Without the switch every such call would hold the event loop for its whole CPU budget.
+    expect(a.stats().asyncContinuations).toBe(true);
+    await rt.close();
+  });
+  it.runIf(process.platform === "linux")("calls running on isolated-vm's threads run at a lower priority than the event loop (threadNice)", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const { getPriority } = await import("node:os");
+    const nices = () => {
+      const main = readFileSync(`/proc/self/task/${process.pid}/comm`, "utf8");
+      return readdirSync("/proc/self/task")
+        .filter((t) => Number(t) !== process.pid && readFileSync(`/proc/self/task/${t}/comm`, "utf8") === main)
+        .map((t) => getPriority(Number(t)));
+    };
+    const { runtime: rt, app: a } = appWith({ spin: "exports = () => { while (true) {} };" }); // default threadNice: 10
+    const spinning = run(a, "spin", [], { limits: { cpuTimeMs: 400 } }); // moves to a thread after its first 20 ms
+    await new Promise((r) => setTimeout(r, 150));
+    expect(nices()).toContain(10);
+    expect(getPriority(process.pid)).toBe(0); // the event loop's own thread is untouched
+    expect((await spinning).error?.kind).toBe("cpu");
+    await rt.close();
+  });
   it("update() swaps the code; close() refuses further calls", async () => {
     const { runtime: rt, app: a } = appWith({ f: "exports = () => 1" });
     expect((await run(a, "f")).value).toBe(1);

@@ -8,6 +8,7 @@ import { DataServiceError } from "../errors.js";
 import { hostDatabase } from "../host.js";
 import type { DataOperation, DataService, Document, OperationOf, UpdateResult } from "../types.js";
 import { bulkEntry, checkOperation, isPlainObject } from "../validate.js";
+import { checkRegexes } from "./regex.js";
 import { Store, type Row } from "./store.js";
 import { keyBytes, normalizeForQuery, upsertSeed, valuesAtPath, withId } from "./values.js";
 
@@ -57,6 +58,7 @@ class EmbeddedDataService implements DataService {
   execute(op: DataOperation): Promise<any> {
     try {
       checkOperation(op);
+      checkRegexes(op);
       return Promise.resolve(this.run(op));
     } catch (e) {
       return Promise.reject(asDataServiceError(e));

@@ -162,8 +162,10 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       },
       setBody(body) {
         if (typeof body === "string") rec.body = body;
-        else if (body && body._bsontype === "Binary") rec.body = body;
-        else if (body instanceof Uint8Array) rec.body = new BSON.Binary(body);
+        // Bytes are copied now into a fresh Uint8Array: the host-bound encoder at the call's end must not
+        // run tenant code (a fake Binary's getters, a Binary mutated after setBody).
+        else if (body instanceof Binary) rec.body = new Uint8Array(body.buffer.subarray(0, body.position));
+        else if (body instanceof Uint8Array) rec.body = new Uint8Array(body);
         else throw new TypeError("setBody: body must be a string or BSON.Binary");
       },
       setHeader(name, value) {
@@ -180,24 +182,31 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   function encodeResponse(rec) {
     let body = null;
     if (typeof rec.body === "string") body = { text: rec.body };
-    else if (rec.body) body = { base64: bytes.bytesToBase64(rec.body.buffer.subarray(0, rec.body.position)) };
+    else if (rec.body) body = { base64: bytes.bytesToBase64(rec.body) };
     return JSONstringify({ statusCode: rec.statusCode === undefined ? null : rec.statusCode, headers: rec.headers, body });
+  }
+
+  // An error's text goes to the host and its message to the HTTP caller: bounded like logs and results.
+  const MAX_ERROR_TEXT = 16 * 1024;
+  function clip(s) {
+    return s.length > MAX_ERROR_TEXT ? `${s.slice(0, MAX_ERROR_TEXT)}… (${s.length - MAX_ERROR_TEXT} more characters)` : s;
   }
 
   function errorInfo(e) {
     try {
       if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
-        const name = String(e.name || "Error");
-        const message = String(e.message);
+        const name = clip(String(e.name || "Error"));
+        const message = clip(String(e.message));
         let stack = typeof e.stack === "string" ? e.stack : `${name}: ${message}`;
         // Keep the tenant's frames only.
         stack = stack
           .split("\n")
           .filter((l) => !l.includes("restitch-internal") && !l.includes("<isolated-vm"))
+          .map(clip)
           .join("\n");
-        return { name, message, stack };
+        return { name, message, stack: clip(stack) };
       }
-      return { name: "Error", message: String(e) };
+      return { name: "Error", message: clip(String(e)) };
     } catch {
       return { name: "Error", message: "a value was thrown that cannot be described" };
     }
@@ -350,7 +359,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
         out = codec.encode(value);
       } catch (e) {
         kind = "unserializable";
-        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${String(e && e.message)}` });
+        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${errorInfo(e).message}` });
       }
       if (kind === "ok" && out.length > state.maxResultBytes) {
         kind = "result-size";
@@ -360,7 +369,25 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       out = JSONstringify(value);
     }
     const logs = state.logs.length === 0 && state.logsDropped === 0 ? "" : JSONstringify({ logs: state.logs, dropped: state.logsDropped });
-    hostDone(state.id, kind, out, logs, state.rec ? encodeResponse(state.rec) : "");
+    let response = "";
+    if (state.rec) {
+      // A body set with setBody is bounded like a returned value: both are copied into the host.
+      const size = state.rec.body === undefined ? 0 : state.rec.body.length;
+      if (size > state.maxResultBytes) {
+        kind = "result-size";
+        out = JSONstringify({ name: "ResultTooLarge", message: `the response body is ${size} bytes, over the limit of ${state.maxResultBytes}` });
+      } else response = encodeResponse(state.rec);
+    }
+    hostDone(state.id, kind, out, logs, response);
+  }
+
+  /** Ends a call with what it threw. Reading a thrown value may run its getters or Proxy traps, so nothing here may throw. */
+  function failed(state, e) {
+    let noExport = false;
+    try {
+      noExport = e !== null && typeof e === "object" && e.kind === "no-export";
+    } catch {}
+    finish(state, noExport ? "no-export" : "threw", errorInfo(e));
   }
 
   function run(factoryOrName, callId, argsText, metaText, file, httpResponse, maxLogBytes, maxResultBytes, maxCallDepth) {
@@ -404,13 +431,13 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
         PromiseCtor.resolve(result).then(
           (v) => finish(state, "ok", v),
-          (e) => finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e)),
+          (e) => failed(state, e),
         );
       } else {
         finish(state, "ok", result);
       }
     } catch (e) {
-      finish(state, e && e.kind === "no-export" ? "no-export" : "threw", errorInfo(e));
+      failed(state, e);
     }
   }
 
@@ -485,12 +512,17 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   tame(Array.prototype, ["toString", "constructor"]);
 
   const mutableStatics = new Set(["index"]); // bson's ObjectId counter
+  // bson sets ObjectId.PROCESS_UNIQUE on the first generated id; once frozen it could never be set, and
+  // `new BSON.ObjectId()` would throw in every call. Generate one now.
+  new BSON.ObjectId();
   const seen = new Set();
   function harden(root) {
     const stack = [root];
     while (stack.length) {
       const o = stack.pop();
       if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) continue;
+      // A typed array's elements cannot be frozen (ObjectId.PROCESS_UNIQUE is the only one reached).
+      if (ArrayBuffer.isView(o)) continue;
       seen.add(o);
       for (const key of Reflect.ownKeys(o)) {
         const d = Object.getOwnPropertyDescriptor(o, key);
@@ -524,6 +556,15 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     Object.getPrototypeOf(Uint8Array),
     BSON,
     modules,
+    // Shared by every call of this isolate and handed in as wrapper parameters, not globals: frozen
+    // here, or one call could patch them to watch the calls after it.
+    UTILS,
+    CONSOLE,
+    REQUIRE,
+    CONTEXT_PROTO,
+    setTimeoutFn,
+    clearTimeoutFn,
+    setImmediateFn,
   ];
   for (const o of hiddenIntrinsics) harden(o);
   harden(globalThis);

@@ -1,0 +1,420 @@
+// pnpm bench:hostile — one `restitch serve` process (the real CLI, default settings) serving a normal app
+// next to hostile apps, on 127.0.0.1, bounded, stopping by itself. Phase 1: the normal app alone at a
+// fixed rate. Phase 2: the same normal load while every hostile app is loaded by its own generator.
+// Phase 3: a long run (≥ 100k normal calls, hostile calls mixed in) watching the server tree's RSS.
+// Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
+//
+// Options: --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
+// flag), --rate n (normal req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3
+// normal calls, 100000), --max-long s (cap on phase 3, 90), --hostile-connections n (per hostile app in
+// phase 2, 2), --hostile a,b (only these hostile apps), --quick (a smoke run of about a minute). Default run: about 2.5 minutes per worker count.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { HOSTILE, NORMAL, writeApp } from "./hostile-apps.mjs";
+import http from "node:http";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createInterface } from "node:readline";
+
+// ---- the load generator (child mode) --------------------------------------------------------------------
+// One process runs one or more streams; each stream is one app's generator with its own connections and
+// counters. Open-loop streams (rate) send on a fixed schedule and measure latency from the scheduled time,
+// so a stalled server shows up as latency, not as fewer samples. Closed-loop streams keep `connections`
+// requests in flight. Progress goes to stdout once a second; "stop" on stdin ends the run.
+
+function percentile(sorted, p) {
+  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function runStream(stream, isStopped) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: stream.connections });
+  const latencies = [];
+  const status = {};
+  const errors = {};
+  let wrong = 0;
+  let firstWrong;
+  let inflight = 0;
+  const pending = new Set(); // scheduled send times of requests in flight
+  let sent = 0;
+  let finished = 0;
+  const interval = stream.rate ? 1000 / stream.rate : 0;
+  const start = performance.now();
+  let nextAt = start;
+  let timer;
+  let abandoned = false;
+  let resolveDone;
+  const done = new Promise((r) => (resolveDone = r));
+
+  const settle = (scheduled) => {
+    pending.delete(scheduled);
+    inflight--;
+    finished++;
+    if (isStopped() && inflight === 0) resolveDone();
+    else pump();
+  };
+  const fire = (scheduled) => {
+    const spec = stream.requests[sent++ % stream.requests.length];
+    inflight++;
+    pending.add(scheduled);
+    const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
+    const req = http.request(stream.base + spec.path, { method: spec.method, agent, headers: { ...spec.headers, ...(body ? { "content-length": body.length } : {}) } }, (res) => {
+      const chunks = [];
+      if (spec.expect !== undefined) res.on("data", (c) => chunks.push(c));
+      else res.resume();
+      res.on("end", () => {
+        if (abandoned) return settle(scheduled);
+        latencies.push(performance.now() - scheduled);
+        status[res.statusCode] = (status[res.statusCode] ?? 0) + 1;
+        if (spec.expect !== undefined) {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode !== 200 || text !== spec.expect) {
+            wrong++;
+            firstWrong ??= `${spec.method} ${spec.path} -> ${res.statusCode} ${text.slice(0, 200)}`;
+          }
+        }
+        settle(scheduled);
+      });
+      res.on("error", () => {});
+    });
+    req.setTimeout(90_000, () => req.destroy(new Error("client timeout")));
+    req.on("error", (e) => {
+      if (!abandoned) errors[e.code ?? e.message] = (errors[e.code ?? e.message] ?? 0) + 1;
+      settle(scheduled);
+    });
+    req.end(body);
+  };
+  const pump = () => {
+    if (isStopped()) return;
+    if (!interval) {
+      while (inflight < stream.connections) fire(performance.now());
+      return;
+    }
+    const now = performance.now();
+    while (inflight < stream.connections && nextAt <= now) {
+      fire(nextAt);
+      nextAt += interval;
+    }
+  };
+  if (interval) timer = setInterval(pump, 1);
+  pump();
+  return {
+    name: stream.name,
+    count: () => latencies.length + Object.values(errors).reduce((a, b) => a + b, 0),
+    async stop() {
+      clearInterval(timer);
+      const seconds = (performance.now() - start) / 1000;
+      // Requests sent before the stop are waited for (up to drainMs): a stall at the end of a phase
+      // belongs to it. Those still unanswered count with their latency so far (a lower bound).
+      if (inflight > 0) await Promise.race([done, new Promise((r) => setTimeout(r, stream.drainMs ?? 200))]);
+      abandoned = true;
+      const unfinished = pending.size;
+      if (stream.drainMs) for (const scheduled of pending) latencies.push(performance.now() - scheduled);
+      agent.destroy();
+      const sorted = Float64Array.from(latencies).sort();
+      const ok = Object.entries(status).reduce((a, [code, n]) => a + (code.startsWith("2") ? n : 0), 0);
+      return {
+        name: stream.name,
+        requests: latencies.length,
+        rps: latencies.length / seconds,
+        okRps: ok / seconds,
+        p50Ms: percentile(sorted, 50),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted.length ? sorted[sorted.length - 1] : null,
+        status,
+        errors,
+        wrong,
+        firstWrong,
+        unfinished,
+        seconds,
+      };
+    },
+  };
+}
+
+async function generatorMain(config) {
+  let stopped = false;
+  const streams = config.streams.map((s) => runStream(s, () => stopped));
+  const t0 = performance.now();
+  const progress = setInterval(() => {
+    process.stdout.write(JSON.stringify({ type: "progress", t: (performance.now() - t0) / 1000, counts: Object.fromEntries(streams.map((s) => [s.name, s.count()])) }) + "\n");
+  }, 1000);
+  await new Promise((resolve) => {
+    const timer = config.durationS ? setTimeout(resolve, config.durationS * 1000) : undefined;
+    createInterface({ input: process.stdin }).on("line", (l) => {
+      if (l.trim() === "stop") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  clearInterval(progress);
+  stopped = true;
+  const results = await Promise.all(streams.map((s) => s.stop()));
+  process.stdout.write(JSON.stringify({ type: "result", streams: results }) + "\n");
+  process.exit(0);
+}
+
+/** Starts a generator process; resolves { stop(), result, onProgress(fn) }. */
+function startGenerator(config) {
+  const child = spawn(process.execPath, [import.meta.filename, "--generator", JSON.stringify(config)], { stdio: ["pipe", "pipe", "inherit"] });
+  const listeners = [];
+  const result = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = JSON.parse(line);
+      if (m.type === "progress") for (const l of listeners) l(m);
+      else if (m.type === "result") resolve(m.streams);
+    });
+    child.on("exit", (code) => (code === 0 ? undefined : reject(new Error(`load generator exited ${code}`))));
+  });
+  return {
+    result,
+    onProgress: (fn) => listeners.push(fn),
+    stop: () => {
+      if (child.exitCode === null) child.stdin.write("stop\n");
+      return result;
+    },
+  };
+}
+
+if (process.argv[2] === "--generator") {
+  await generatorMain(JSON.parse(process.argv[3]));
+}
+
+// ---- the runner -----------------------------------------------------------------------------------------
+
+const { values: opts } = parseArgs({
+  options: {
+    workers: { type: "string", default: "1" },
+    rate: { type: "string" },
+    alone: { type: "string" },
+    attack: { type: "string" },
+    calls: { type: "string" },
+    "max-long": { type: "string" },
+    "hostile-connections": { type: "string" },
+    "normal-connections": { type: "string" },
+    hostile: { type: "string" },
+    quick: { type: "boolean", default: false },
+  },
+});
+/** --hostile a,b: only these hostile apps (names as in hostile-apps.mjs), to see what each kind costs. */
+const hostileApps = opts.hostile ? HOSTILE.filter((a) => opts.hostile.split(",").includes(a.name)) : HOSTILE;
+for (const name of opts.hostile?.split(",") ?? []) {
+  if (!HOSTILE.some((a) => a.name === name)) {
+    console.error(`bench:hostile: --hostile: unknown app '${name}' (known: ${HOSTILE.map((a) => a.name).join(", ")})`);
+    process.exit(2);
+  }
+}
+function positive(name, value) {
+  const n = Number(value);
+  if (!(n > 0)) {
+    console.error(`bench:hostile: --${name} must be a positive number (got '${value}')`);
+    process.exit(2);
+  }
+  return n;
+}
+const settings = {
+  workers: opts.workers.split(",").map((w) => positive("workers", w)),
+  rate: positive("rate", opts.rate ?? 500),
+  aloneS: positive("alone", opts.alone ?? (opts.quick ? 3 : 10)),
+  attackS: positive("attack", opts.attack ?? (opts.quick ? 5 : 20)),
+  longCalls: positive("calls", opts.calls ?? (opts.quick ? 10_000 : 100_000)),
+  maxLongS: positive("max-long", opts["max-long"] ?? (opts.quick ? 15 : 90)),
+  hostileConnections: positive("hostile-connections", opts["hostile-connections"] ?? 2),
+  normalConnections: positive("normal-connections", opts["normal-connections"] ?? 32),
+  longConnections: 8,
+  /** Phase 3: each hostile app is called at this rate (req/s), so that the run reaches its normal calls. */
+  longHostileRate: 0.2,
+  /** The first-contact phase ends when every hostile app's first call has answered, or after this (s). */
+  contactMaxS: 15,
+  warmupS: 2,
+};
+/** RSS counts as flat when its least-squares slope after warm-up stays under this (MB per 10k normal calls). */
+const FLAT_MB_PER_10K = 2;
+/** Warm-up of phase 3: this share of its normal calls is excluded from the slope. */
+const WARMUP_SHARE = 0.2;
+
+const { startServe, stopServe, treeUsage } = await import("restitch");
+
+function stream(app, base, extra) {
+  return { name: app.name ?? "normal", base: `${base}/app/${app.appId}/endpoint`, requests: app.requests, ...extra };
+}
+
+/** Samples the server tree's RSS once a second (with the normal calls done so far, when known). */
+function sampleRss(pid, phase, samples, normalCount) {
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    samples.push({ phase, t: (performance.now() - t0) / 1000, rssMb: treeUsage(pid).rssMb, normalCalls: normalCount?.() ?? null });
+  }, 1000);
+  return () => clearInterval(timer);
+}
+
+/** Least-squares slope of y over x. */
+function slope(points) {
+  const n = points.length;
+  if (n < 2) return null;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const num = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
+  const den = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  return den === 0 ? null : num / den;
+}
+
+async function measure(workers, root, dirs) {
+  const args = [...dirs, ...(workers === 1 ? [] : ["--workers", String(workers)])];
+  const { child, url } = await startServe(args);
+  const serverEvents = { workerDeaths: 0, recycles: 0, errorLines: 0 };
+  createInterface({ input: child.stderr }).on("line", (l) => {
+    if (/worker \d+ died/.test(l)) serverEvents.workerDeaths++;
+    else if (/recycling worker/.test(l)) serverEvents.recycles++;
+    else if (/->\s*\d{3}:/.test(l)) serverEvents.errorLines++;
+  });
+  const rss = [];
+  const label = workers === 1 ? "default (1 worker)" : `--workers ${workers}`;
+  const log = (m) => console.error(`[${label}] ${m}`);
+  try {
+    const seed = await fetch(`${url}/app/${NORMAL.appId}/endpoint/seed`, { method: "POST" });
+    if (seed.status !== 200) throw new Error(`seeding the normal app failed: ${seed.status} ${await seed.text()}`);
+    log(`serving ${dirs.length} apps at ${url}; warm-up ${settings.warmupS} s`);
+    await startGenerator({ durationS: settings.warmupS, streams: [stream(NORMAL, url, { connections: 8 })] }).result;
+
+    const normalOpen = () => stream(NORMAL, url, { rate: settings.rate, connections: settings.normalConnections, drainMs: 15_000 });
+    const hostileStreams = (connections) => hostileApps.map((a) => stream(a, url, { connections }));
+
+    log(`phase 1: normal app alone, ${settings.rate} req/s for ${settings.aloneS} s`);
+    let stop = sampleRss(child.pid, "alone", rss);
+    const [alone] = await startGenerator({ durationS: settings.aloneS, streams: [normalOpen()] }).result;
+    stop();
+
+    // The first call of each hostile app, separately: an app's first long continuation runs on the event
+    // loop before the app is switched to isolated-vm's threads (docs/security.md, "Known edges").
+    log(`first contact: each hostile app called once while the normal app gets ${settings.rate} req/s`);
+    stop = sampleRss(child.pid, "contact", rss);
+    const contactLoad = startGenerator({ streams: [normalOpen()] });
+    const firstCalls = await Promise.race([
+      new Promise((r) => setTimeout(() => r(hostileApps.map((a) => ({ name: a.name, status: "still running", ms: settings.contactMaxS * 1000 }))), settings.contactMaxS * 1000)),
+      Promise.all(
+      hostileApps.map(async (a) => {
+        const t = performance.now();
+        const status = await fetch(`${url}/app/${a.appId}/endpoint/run`).then((r) => r.arrayBuffer().then(() => r.status), (e) => e.message);
+        return { name: a.name, status, ms: performance.now() - t };
+      }),
+    ),
+    ]);
+    const [contact] = await contactLoad.stop();
+    stop();
+
+    log(`phase 2: normal app at ${settings.rate} req/s + ${hostileApps.length} hostile apps × ${settings.hostileConnections} connections for ${settings.attackS} s`);
+    stop = sampleRss(child.pid, "attack", rss);
+    const [underAttack, hostile] = await Promise.all([
+      startGenerator({ durationS: settings.attackS, streams: [normalOpen()] }).result.then((r) => r[0]),
+      startGenerator({ durationS: settings.attackS, streams: hostileStreams(settings.hostileConnections) }).result,
+    ]);
+    stop();
+
+    log(`phase 3: ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) + each hostile app at ${settings.longHostileRate} req/s, at most ${settings.maxLongS} s`);
+    const normal = startGenerator({ streams: [stream(NORMAL, url, { connections: settings.longConnections, drainMs: 15_000 })] });
+    const mix = startGenerator({ streams: hostileApps.map((a) => stream(a, url, { connections: 1, rate: settings.longHostileRate })) });
+    let normalCalls = 0;
+    let reached;
+    const reachedTarget = new Promise((r) => (reached = r));
+    normal.onProgress((m) => {
+      normalCalls = m.counts.normal;
+      if (normalCalls >= settings.longCalls) reached();
+    });
+    stop = sampleRss(child.pid, "long", rss, () => normalCalls);
+    await Promise.race([reachedTarget, new Promise((r) => setTimeout(r, settings.maxLongS * 1000))]);
+    stop();
+    const [[longNormal], longHostile] = await Promise.all([normal.stop(), mix.stop()]);
+
+    // The server must still answer after all of it.
+    const after = await fetch(`${url}/app/${NORMAL.appId}/endpoint/hello`).then((r) => r.text(), (e) => `error: ${e.message}`);
+    return { workers, label, alone, contact, firstCalls, underAttack, hostile, longNormal, longHostile, rss, serverEvents, aliveAfter: child.exitCode === null && after === NORMAL.requests[0].expect };
+  } finally {
+    await stopServe(child);
+  }
+}
+
+function verdicts(run) {
+  const ratio = run.underAttack.p99Ms / run.alone.p99Ms;
+  const long = run.rss.filter((s) => s.phase === "long" && s.normalCalls !== null);
+  const total = long.at(-1)?.normalCalls ?? 0;
+  const steady = long.filter((s) => s.normalCalls >= total * WARMUP_SHARE);
+  const perCall = slope(steady.map((s) => ({ x: s.normalCalls, y: s.rssMb })));
+  const mbPer10k = perCall === null ? null : perCall * 10_000;
+  const rssSteady = steady.map((s) => s.rssMb);
+  return {
+    p99Ratio: ratio,
+    p99Within2x: ratio <= 2,
+    longNormalCalls: total,
+    rssSlopeMbPer10k: mbPer10k,
+    rssSteadyMinMb: rssSteady.length ? Math.min(...rssSteady) : null,
+    rssSteadyMaxMb: rssSteady.length ? Math.max(...rssSteady) : null,
+    rssFlat: mbPer10k !== null && mbPer10k <= FLAT_MB_PER_10K,
+    normalAlwaysRight: run.alone.wrong + run.contact.wrong + run.underAttack.wrong + run.longNormal.wrong === 0,
+    firstContactP99Ratio: run.contact.p99Ms / run.alone.p99Ms,
+  };
+}
+
+const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
+const codes = (r) =>
+  [...Object.entries(r.status).map(([c, n]) => `${c}×${n}`), ...Object.entries(r.errors).map(([e, n]) => `${e}×${n}`)].join(" ") || "-";
+
+function tables(result) {
+  const lines = [];
+  for (const run of result.runs) {
+    const v = run.verdicts;
+    lines.push(`### ${run.label}`, "");
+    lines.push("| phase | app | req/s | p50 ms | p99 ms | max ms | answers | wrong |", "|---|---|---:|---:|---:|---:|---|---:|");
+    const row = (phase, r) => `| ${phase} | ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.maxMs, 0)} | ${codes(r)} | ${r.wrong} |`;
+    lines.push(row("1 alone", run.alone), row("first contact", run.contact), row("2 attack", run.underAttack), ...run.hostile.map((r) => row("2 attack", r)));
+    lines.push(row("3 long", run.longNormal), ...run.longHostile.map((r) => row("3 long", r)), "");
+    const rssBy = (phase) => run.rss.filter((s) => s.phase === phase).map((s) => s.rssMb);
+    const range = (xs) => (xs.length ? `${fmt(Math.min(...xs), 0)}–${fmt(Math.max(...xs), 0)}` : "-");
+    lines.push(
+      `- first contact (each hostile app's first call, alongside the normal load): normal p99 ${fmt(run.contact.p99Ms, 0)} ms, max ${fmt(run.contact.maxMs, 0)} ms; ${run.firstCalls.map((c) => `${c.name} ${c.status} in ${fmt(c.ms / 1000, 1)} s`).join(", ")}`,
+      `- normal p99 under attack / alone: ${fmt(run.underAttack.p99Ms, 2)} / ${fmt(run.alone.p99Ms, 2)} ms = ${fmt(v.p99Ratio, 2)}× → ${v.p99Within2x ? "PASS" : "FAIL"} (≤ 2×)`,
+      `- RSS of the server tree (MB, sampled every second): alone ${range(rssBy("alone"))}, attack ${range(rssBy("attack"))}, long ${range(rssBy("long"))}`,
+      `- RSS after warm-up (phase 3 after ${WARMUP_SHARE * 100} % of ${v.longNormalCalls} normal calls): ${fmt(v.rssSteadyMinMb, 0)}–${fmt(v.rssSteadyMaxMb, 0)} MB, slope ${fmt(v.rssSlopeMbPer10k, 2)} MB per 10k normal calls → ${v.rssFlat ? "PASS" : "FAIL"} (flat: ≤ ${FLAT_MB_PER_10K} MB per 10k)`,
+      `- normal answers all correct: ${v.normalAlwaysRight ? "yes" : "NO"}; server up and answering afterwards: ${run.aliveAfter ? "yes" : "NO"}; worker deaths ${run.serverEvents.workerDeaths}, recycles ${run.serverEvents.recycles}, call errors logged ${run.serverEvents.errorLines}`,
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main() {
+  const root = mkdtempSync(join(tmpdir(), "restitch-hostile-"));
+  const dirs = [NORMAL, ...hostileApps].map((a) => writeApp(root, a));
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model, node: process.version, loadBefore: loadavg().map((l) => l.toFixed(2)).join(" ") },
+    settings: { ...settings, flatMbPer10k: FLAT_MB_PER_10K, warmupShare: WARMUP_SHARE, hostileApps: hostileApps.map((a) => a.name) },
+    command: `pnpm bench:hostile ${process.argv.slice(2).join(" ")}`.trim(),
+    runs: [],
+  };
+  try {
+    for (const workers of settings.workers) {
+      const run = await measure(workers, root, dirs);
+      run.verdicts = verdicts(run);
+      result.runs.push(run);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const md = [
+    `Machine: ${result.machine.cpus} cores (${result.machine.cpuModel}), Node ${result.machine.node}, load average before the run ${result.machine.loadBefore}.`,
+    `Command: \`${result.command}\`. Normal app at ${settings.rate} req/s (open loop, latency from the scheduled send) for ${settings.aloneS} s alone and ${settings.attackS} s under attack by ${hostileApps.length} hostile apps × ${settings.hostileConnections} connections; then ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) with every hostile app called at ${settings.longHostileRate} req/s, at most ${settings.maxLongS} s.`,
+    "",
+    tables(result),
+  ].join("\n");
+  const out = new URL("./results/", import.meta.url).pathname;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "hostile.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(out, "hostile.md"), md + "\n");
+  console.log(md);
+  const failed = result.runs.some((r) => !r.aliveAfter || !r.verdicts.normalAlwaysRight);
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
