@@ -104,6 +104,35 @@ describe("supervised worker processes", () => {
     expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
   }, 30_000);
 
+  it("a worker whose event loop is held (a tenant's first long continuation) is killed by the watchdog and replaced", async () => {
+    const dir = await writeApp({
+      appId: "hang-abcde",
+      functions: {
+        hello: "exports = () => ({ ok: true });",
+        // Resumed after a host answer, it runs on the event loop until its 10 s CPU budget (docs/security.md, known edges).
+        spin: "exports = async () => { await new Promise((r) => setTimeout(r, 1)); for (;;) {} };",
+      },
+      endpoints: [
+        { route: "/hello", http_method: "GET", function_name: "hello" },
+        { route: "/spin", http_method: "GET", function_name: "spin" },
+      ],
+    });
+    const s = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_HANG_MS: "1500" });
+    const base = `${s.url}/app/hang-abcde/endpoint`;
+    expect((await fetch(`${base}/hello`)).status).toBe(200);
+    const started = Date.now();
+    const spun = await fetch(`${base}/spin`).then((r) => r.status, (e: Error) => `failed: ${e.message}`);
+    expect(String(spun)).toMatch(/^failed/); // its worker was killed under it…
+    expect(Date.now() - started).toBeLessThan(8_000); // …well before the 10 s CPU budget ran out
+    const res = await until(async () => {
+      const r = await fetch(`${base}/hello`);
+      if (r.status !== 200) throw new Error(`status ${r.status}`);
+      return r;
+    }, 15_000);
+    expect(await res.json()).toEqual({ ok: true });
+    expect(s.stderr()).toMatch(new RegExp(`worker ${s.pids[0]} held its event loop for \\d+ ms; killing it`));
+  });
+
   it("two workers share one port and both answer", async () => {
     const dir = await app();
     const s = await serve(dir, ["--workers", "2"]);

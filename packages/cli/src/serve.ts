@@ -23,6 +23,8 @@ const CONSOLE_TOKEN_ENV = "RESTITCH_CONSOLE_TOKEN";
 const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
 /** A worker above this resident size is replaced by a fresh one. */
 const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
+/** A worker whose event loop is held this long (ms) is killed and replaced (its in-flight requests fail). */
+const WORKER_HANG_MS = positiveEnv("RESTITCH_WORKER_HANG_MS", 15_000);
 
 function positiveEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -177,12 +179,14 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
+    hangTimeoutMs: WORKER_HANG_MS,
     ...(relay ? { onMessage: relay.onMessage } : {}),
     onEvent: (e) => {
       metrics.onEvent(e);
       if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
+      else if (e.type === "hung") console.error(`restitch: worker ${e.pid} held its event loop for ${e.silentMs} ms; killing it`);
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
     },
     combineReports: (reports) => metrics.combine(reports),

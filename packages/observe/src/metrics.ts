@@ -239,6 +239,11 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     labelNames: ["cause"] as const,
     registers,
   });
+  const hangs = new Counter({
+    name: "restitch_worker_hangs_total",
+    help: "Workers killed by the watchdog because their event loop was held longer than RESTITCH_WORKER_HANG_MS (also counted as restarts).",
+    registers,
+  });
   // Present from the start (at 0), so a dashboard can tell "none yet" from "not reported".
   for (const cause of ["calls", "memory"]) recycles.inc({ cause }, 0);
   return {
@@ -246,6 +251,7 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     onEvent(e) {
       if (e.type === "exit" && !e.expected) restarts.inc();
       else if (e.type === "recycle") recycles.inc({ cause: e.cause });
+      else if (e.type === "hung") hangs.inc();
     },
     watchWorkers(fn) {
       alive = fn;

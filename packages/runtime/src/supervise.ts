@@ -23,6 +23,12 @@ export interface SuperviseOptions {
   maxRssMb?: number;
   /** How often the supervisor checks workers' memory (ms). */
   checkIntervalMs?: number;
+  /**
+   * A worker whose event loop sends no heartbeat for this long (ms) is killed and replaced: something
+   * holds its event loop (a tenant's long synchronous continuation, a runaway query in the embedded
+   * store), and every connection it holds is waiting. 0 turns the watchdog off.
+   */
+  hangTimeoutMs?: number;
   /** How long a stopping worker may drain its in-flight calls before it is killed (ms). */
   drainTimeoutMs?: number;
   /** Connections held while no worker is ready (e.g. during a restart); beyond this they are closed. */
@@ -45,6 +51,7 @@ export type SupervisorEvent =
   | { type: "ready"; pid: number }
   | { type: "exit"; pid: number; code: number | null; signal: string | null; expected: boolean }
   | { type: "recycle"; pid: number; reason: string; cause: "calls" | "memory" }
+  | { type: "hung"; pid: number; silentMs: number }
   | { type: "restart-delayed"; ms: number };
 
 export interface Supervisor {
@@ -66,7 +73,9 @@ export interface Supervisor {
 
 const WORKER_ENV = "RESTITCH_WORKER_PROCESS";
 /** The supervision protocol is strings (and the report messages below); other object messages belong to the application (send / onMessage). */
-const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection" } as const;
+const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection", alive: "restitch:alive" } as const;
+/** How often a worker's event loop says it is alive (one tiny IPC message; the watchdog's resolution). */
+const HEARTBEAT_MS = 500;
 
 /**
  * Report traffic, one object message per request and answer (never per HTTP request): a worker asks
@@ -96,6 +105,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     maxRssMb,
     checkIntervalMs = 2_000,
     drainTimeoutMs = 30_000,
+    hangTimeoutMs = 15_000,
     maxWaitingConnections = 1_024,
     onEvent = () => {},
     combineReports = (reports: unknown[]) => reports,
@@ -105,6 +115,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
   const leaving = new Set<ChildProcess>(); // asked to stop: no new connections, exit is expected
+  const lastHeard = new Map<ChildProcess, number>(); // a ready worker's last message (heartbeat or other)
   const waiting: net.Socket[] = [];
   let next = 0;
   let stopping = false;
@@ -165,6 +176,8 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     forwardLines(w.stdout!, process.stdout);
     all.add(w);
     w.on("message", (m) => {
+      if (lastHeard.has(w) || m === MSG.ready) lastHeard.set(w, Date.now());
+      if (m === MSG.alive) return;
       if (m === MSG.ready) {
         ready.push(w);
         onEvent({ type: "ready", pid: w.pid ?? 0 });
@@ -190,6 +203,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
 
   const forget = (w: ChildProcess) => {
     all.delete(w);
+    lastHeard.delete(w);
     const i = ready.indexOf(w);
     if (i >= 0) ready.splice(i, 1);
   };
@@ -243,6 +257,20 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
           }
         }, checkIntervalMs);
 
+  // The watchdog: a draining worker is covered by drainTimeoutMs instead.
+  const watchdog =
+    hangTimeoutMs > 0
+      ? setInterval(() => {
+          const now = Date.now();
+          for (const [w, heard] of lastHeard) {
+            if (leaving.has(w) || now - heard <= hangTimeoutMs) continue;
+            lastHeard.delete(w);
+            onEvent({ type: "hung", pid: w.pid ?? 0, silentMs: now - heard });
+            w.kill("SIGKILL"); // its exit restarts it like any crash
+          }
+        }, Math.min(HEARTBEAT_MS, hangTimeoutMs))
+      : undefined;
+
   const post = (w: ChildProcess, message: object) => {
     if (w.connected) w.send(message, undefined, {}, () => {});
   };
@@ -265,6 +293,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
       stopping = true;
       allReady(); // nobody waits for workers that will not come
       if (monitor) clearInterval(monitor);
+      if (watchdog) clearInterval(watchdog);
       server.close();
       for (const s of waiting.splice(0)) s.destroy();
       await Promise.all(
@@ -333,6 +362,8 @@ export function attachWorker(hooks: WorkerHooks): () => void {
   // If the supervisor dies, do not linger as an orphan.
   process.on("disconnect", stop);
   send(MSG.ready);
+  // Heartbeats come from the event loop itself, so they stop exactly when something holds it.
+  setInterval(() => send(MSG.alive), HEARTBEAT_MS).unref();
   let calls = 0;
   let asked = false;
   return () => {
