@@ -61,3 +61,33 @@ describe("apps that cannot be served together", () => {
     }
   });
 });
+
+describe("tenants in one server", () => {
+  it("an app spinning after an await does not hold the other apps: continuations run off the event loop (docs/security.md)", async () => {
+    const spinner = await writeApp({
+      appId: "spin-aaaaa",
+      functions: { spin: "exports = async () => { await new Promise((r) => setTimeout(r, 1)); for (;;) {} };" },
+      endpoints: [{ route: "/spin", http_method: "GET", function_name: "spin" }],
+    });
+    const other = await writeApp({
+      appId: "calm-bbbbb",
+      functions: { hello: "exports = async () => { await new Promise((r) => setTimeout(r, 1)); return { ok: true }; };" },
+      endpoints: [{ route: "/hello", http_method: "GET", function_name: "hello" }],
+    });
+    const server = await startServer({ appDir: [spinner, other], port: 0, runtime: { limits: { cpuTimeMs: 3_000 } } });
+    try {
+      // The server runs in this process: a held event loop would delay this test's own timer too, so
+      // time everything from the spinner's start.
+      const started = Date.now();
+      const spun = call(`${server.url}/app/spin-aaaaa/endpoint/spin`);
+      await new Promise((r) => setTimeout(r, 300)); // the spinner is now in its continuation
+      expect((await call(`${server.url}/app/calm-bbbbb/endpoint/hello`)).json()).toEqual({ ok: true });
+      expect(Date.now() - started).toBeLessThan(2_000); // not after the spinner's 3 s CPU budget
+      expect((await spun).json().error_code).toBe("ExecutionTimeLimitExceeded");
+    } finally {
+      await server.close();
+      for (const d of [spinner, other]) await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -85,7 +85,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     for (const c of cleanup.reverse()) await c();
   };
   try {
-    const runtime = createRuntime({ ...options.runtime, serviceClients: { ...SERVICE_CLIENTS, ...options.runtime?.serviceClients } });
+    // Several apps in one server are several tenants: a continuation (code after an await) then runs on
+    // isolated-vm's threads, so no tenant can hold the event loop that serves the others (docs/security.md).
+    // One app keeps the faster resumption on the event loop unless told otherwise.
+    const pool = { ...(apps.length > 1 ? { asyncContinuations: true } : {}), ...options.runtime?.pool };
+    const runtime = createRuntime({ ...options.runtime, pool, serviceClients: { ...SERVICE_CLIENTS, ...options.runtime?.serviceClients } });
     cleanup.push(() => runtime.close());
     let server: RestitchServer | undefined;
     const servicesByApp = new Map<string, AppServices>();
