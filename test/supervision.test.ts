@@ -39,6 +39,14 @@ async function until<T>(fn: () => Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** The first 200 from `url` within `ms` (a replacement worker is starting). */
+const until200 = (url: string, ms: number) =>
+  until(async () => {
+    const r = await fetch(url);
+    if (r.status !== 200) throw new Error(`status ${r.status}`);
+    return r;
+  }, ms);
+
 describe("supervised worker processes", () => {
   it("a worker that dies loses only its in-flight calls, which fail fast; a new worker takes over", async () => {
     const dir = await app();
@@ -55,12 +63,7 @@ describe("supervised worker processes", () => {
     expect(String(outcome)).toMatch(/^failed/);
     expect(Date.now() - started).toBeLessThan(3_000); // fails fast instead of hanging for 5 s
 
-    const res = await until(async () => {
-      const r = await fetch(`${base}/hello`);
-      if (r.status !== 200) throw new Error(`status ${r.status}`);
-      return r.json();
-    }, 10_000);
-    expect(res).toEqual({ ok: true });
+    expect(await (await until200(`${base}/hello`, 10_000)).json()).toEqual({ ok: true });
     expect(s.stderr()).toMatch(/worker \d+ died \(SIGKILL\); starting a new one/);
     expect(s.child.exitCode).toBeNull();
   }, 30_000);
@@ -124,11 +127,7 @@ describe("supervised worker processes", () => {
     const spun = await fetch(`${base}/spin`).then((r) => r.status, (e: Error) => `failed: ${e.message}`);
     expect(String(spun)).toMatch(/^failed/); // its worker was killed under it…
     expect(Date.now() - started).toBeLessThan(8_000); // …well before the 10 s CPU budget ran out
-    const res = await until(async () => {
-      const r = await fetch(`${base}/hello`);
-      if (r.status !== 200) throw new Error(`status ${r.status}`);
-      return r;
-    }, 15_000);
+    const res = await until200(`${base}/hello`, 15_000);
     expect(await res.json()).toEqual({ ok: true });
     expect(s.stderr()).toMatch(new RegExp(`worker ${s.pids[0]} held its event loop for \\d+ ms; killing it`));
   });
@@ -160,12 +159,7 @@ describe("supervised worker processes", () => {
     const counts = await Promise.all(Array.from({ length: 8 }, () => fetch(`${base}/count`).then((r) => r.json())));
     expect(counts).toEqual(Array(8).fill(3));
     process.kill(s.pids[0]!, "SIGKILL");
-    const after = await until(async () => {
-      const r = await fetch(`${base}/count`);
-      if (r.status !== 200) throw new Error(`status ${r.status}`);
-      return r.json();
-    }, 10_000);
-    expect(after).toBe(3);
+    expect(await (await until200(`${base}/count`, 10_000)).json()).toBe(3);
   }, 30_000);
 
   it("SIGTERM lets in-flight calls finish, then stops the whole service", async () => {
