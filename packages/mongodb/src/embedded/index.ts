@@ -2,12 +2,13 @@
  * The embedded backend: MongoDB query/update/aggregation semantics from mingo over documents stored as
  * BSON in SQLite (store.ts). In memory without dataDir; a durable file under dataDir with it.
  */
-import { Aggregator, Query, find as mingoFind, updateOne as mingoUpdateOne } from "mingo";
+import { Aggregator, find as mingoFind, updateOne as mingoUpdateOne } from "mingo";
 import { ObjectId } from "bson";
 import { DataServiceError } from "../errors.js";
 import { hostDatabase } from "../host.js";
 import type { DataOperation, DataService, Document, OperationOf, UpdateResult } from "../types.js";
 import { bulkEntry, checkOperation, isPlainObject } from "../validate.js";
+import { compileQuery, prepareQueryOptions } from "./query.js";
 import { checkRegexes } from "./regex.js";
 import { Store, type Row } from "./store.js";
 import { keyBytes, normalizeForQuery, upsertSeed, valuesAtPath, withId } from "./values.js";
@@ -38,6 +39,8 @@ type Q<K extends DataOperation["kind"]> = OperationOf<K>;
 
 class EmbeddedDataService implements DataService {
   readonly backend = "embedded" as const;
+  /** Query options per database, prepared once (compileQuery). */
+  private readonly queryOptions = new Map<string, ReturnType<typeof prepareQueryOptions>>();
   constructor(
     readonly name: string,
     private readonly store: Store,
@@ -120,7 +123,12 @@ class EmbeddedDataService implements DataService {
       const row = this.store.byId(db, coll, filter._id);
       return row ? [row] : [];
     }
-    const query = new Query(normalizeForQuery(filter) as Document, mingoOptions(this.store, db));
+    let options = this.queryOptions.get(db);
+    if (!options) {
+      if (this.queryOptions.size >= 256) this.queryOptions.clear(); // tenants choose database names: stay bounded
+      this.queryOptions.set(db, (options = prepareQueryOptions(mingoOptions(this.store, db))));
+    }
+    const query = compileQuery(normalizeForQuery(filter) as Document, options);
     const out: Row[] = [];
     for (const row of this.candidates(db, coll, filter)) {
       if (!query.test(row.doc)) continue;
