@@ -97,19 +97,24 @@ export function requestEntry(notes: RequestNotes, method: string, path: string, 
     path,
     status,
     ms,
-    logs: r ? r.logs : [],
-    logsDropped: r ? r.logsDropped : 0,
+    logs: [],
+    logsDropped: 0,
   };
   if (notes.functionName !== undefined) entry.functionName = notes.functionName;
   if (notes.userId !== undefined) entry.userId = notes.userId;
-  if (r) {
-    entry.runMs = r.wallTimeMs;
-    entry.cpuMs = r.cpuTimeMs;
-    entry.hostCalls = r.hostCalls;
-    if (r.error) entry.error = r.error;
-  }
+  if (r) addRun(entry, r);
   if (notes.errorCode !== undefined) entry.errorCode = notes.errorCode;
   return entry;
+}
+
+/** What a record says of the function run it covers. */
+function addRun(entry: CallLogEntry, r: CallResult): void {
+  entry.runMs = r.wallTimeMs;
+  entry.cpuMs = r.cpuTimeMs;
+  entry.hostCalls = r.hostCalls;
+  entry.logs = r.logs;
+  entry.logsDropped = r.logsDropped;
+  if (r.error) entry.error = r.error;
 }
 
 /**
@@ -132,15 +137,12 @@ export function recordedRuntime(inner: AppRuntime, appId: string, onCall: (entry
         status: 0,
         ms: result.wallTimeMs,
         functionName: request.functionName ?? request.source?.file ?? "<inline source>",
-        runMs: result.wallTimeMs,
-        cpuMs: result.cpuTimeMs,
-        hostCalls: result.hostCalls,
-        logs: result.logs,
-        logsDropped: result.logsDropped,
+        logs: [],
+        logsDropped: 0,
       };
       const userId = userIdOf(request.bridge?.user, request.bridge?.runningAsSystem);
       if (userId !== undefined) entry.userId = userId;
-      if (result.error) entry.error = result.error;
+      addRun(entry, result);
       onCall(entry);
       return result;
     },

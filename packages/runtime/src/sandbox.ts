@@ -365,14 +365,9 @@ export class Sandbox {
     const result = this.baseResult(call, call.rejections.length ? [...logs, ...call.rejections] : logs, dropped);
     if (o.response) result.response = decodeResponse(o.response);
     if (kind === "ok") {
-      // The guest's encoder writes a plain object shaped like a tag ({$oid: "zz"}) as it is, and reviving
-      // it can throw here, in the host: that is the tenant's unserializable result, never a host crash.
-      try {
-        result.value = codec.decode(o.value);
-        result.ok = true;
-      } catch (e) {
-        result.error = callError("unserializable", `the function's return value cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
-      }
+      // Never throws: the codec keeps a plain object that only looks tagged ({$oid: "zz"}) as it is.
+      result.ok = true;
+      result.value = codec.decode(o.value);
     } else {
       const info = JSON.parse(o.value) as { name: string; message: string; stack?: string };
       result.error = callError(kind, info.message, info);

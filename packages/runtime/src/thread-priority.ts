@@ -13,7 +13,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 
 const TASKS = "/proc/self/task";
-const lowered = new Set<number>();
+/** Threads already looked at (lowered, or not isolated-vm's): a scan reads only the names of new ones. */
+const seen = new Set<number>();
 let pending: NodeJS.Timeout | undefined;
 
 function threadName(tid: number | string): string | undefined {
@@ -31,20 +32,22 @@ function lowerNow(nice: number): void {
   } catch {
     return;
   }
-  const main = threadName(process.pid);
   const alive = new Set<number>();
+  let main: string | undefined;
   for (const t of tids) {
     const tid = Number(t);
     alive.add(tid);
-    if (tid === process.pid || lowered.has(tid) || threadName(t) !== main) continue;
+    if (tid === process.pid || seen.has(tid)) continue;
+    seen.add(tid);
+    main ??= threadName(process.pid);
+    if (threadName(t) !== main) continue;
     try {
       setPriority(tid, nice);
-      lowered.add(tid);
     } catch {
       // gone already, or not permitted: the thread keeps its priority
     }
   }
-  for (const tid of lowered) if (!alive.has(tid)) lowered.delete(tid); // thread ids are reused
+  for (const tid of seen) if (!alive.has(tid)) seen.delete(tid); // thread ids are reused
 }
 
 /**
