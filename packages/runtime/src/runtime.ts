@@ -5,6 +5,7 @@
 import { Sandbox } from "./sandbox.js";
 import { DEFAULT_LIMITS, callError, resolveLimits } from "./limits.js";
 import { assertIsolatedVmVersion } from "./version.js";
+import { widenTimerSlack } from "./timer-slack.js";
 import type { AppDefinition, AppRuntime, CallRequest, CallResult, Limits, Runtime, RuntimeOptions } from "./types.js";
 
 export interface PoolSettings {
@@ -14,6 +15,7 @@ export interface PoolSettings {
   recycleAfterCalls: number;
   asyncContinuations: boolean;
   threadNice: number;
+  timerSlackUs: number;
 }
 
 export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
@@ -32,6 +34,11 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
    * loop, which serves every app's quick calls, wins the CPU over them. 0 leaves them at the process's.
    */
   threadNice: 10,
+  /**
+   * Timer slack (Linux, µs) of the main thread and the threads it starts: isolated-vm's timeout timers
+   * then wake their thread once per interval instead of once per call (see timer-slack.ts). 0 leaves it.
+   */
+  timerSlackUs: 2_000,
 });
 
 /** Longest first synchronous slice of a call (ms) before it moves to isolated-vm's threads. */
@@ -44,6 +51,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   assertIsolatedVmVersion();
   const base = resolveLimits(DEFAULT_LIMITS, options.limits);
   const pool = { ...DEFAULT_POOL, ...options.pool };
+  widenTimerSlack(pool.timerSlackUs);
   const apps = new Set<AppPool>();
   let closed = false;
   return {

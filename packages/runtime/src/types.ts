@@ -158,6 +158,12 @@ export interface RuntimeOptions {
      * so that the event loop wins the CPU over them (default 10; 0 leaves them alone).
      */
     threadNice?: number;
+    /**
+     * Timer slack (Linux, µs) set on the process's main thread when the runtime is created, so that the
+     * timers bounding each call cost one wake-up per interval rather than one per call (default 2000;
+     * 0 leaves it). Timers of that thread may then fire up to this late.
+     */
+    timerSlackUs?: number;
   };
 }
 
