@@ -49,6 +49,19 @@ const cases: Case[] = [
     check: (r) => expect([r.status, r.text]).toEqual([204, ""]),
   },
   {
+    title: "a control character other than CR/LF in a header value (\\x01) is a JSON error, not a failed write",
+    source: header(`"X-Note"`, `"a\\u0001b"`),
+    check: (r) => expectError(r, 400, "FunctionExecutionError", badHeader("X-Note")),
+  },
+  {
+    title: "a header named __proto__ is sent like any other and pollutes nothing",
+    source: header(`"__proto__"`, `"v"`),
+    check: (r) => {
+      expect([r.status, r.headers.get("__proto__"), r.text]).toEqual([200, "v", "body"]);
+      expect(({} as Record<string, unknown>).v).toBeUndefined();
+    },
+  },
+  {
     title: "header injection: CR/LF in a header value is refused; no injected header or body",
     source: header(`"X-Note"`, `"ok\\r\\nSet-Cookie: session=attacker\\r\\n\\r\\nsmuggled"`),
     check: (r) => {

@@ -4,6 +4,7 @@
  */
 import type { ReturnType } from "@restitch/config";
 import type { RecordedResponse } from "@restitch/runtime";
+import { validateHeaderName, validateHeaderValue } from "node:http";
 import { HttpError } from "./errors.js";
 import { serialize, type ResponseFormat } from "./serialize.js";
 
@@ -50,25 +51,7 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
   if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 599)) {
     throw new HttpError(400, "FunctionExecutionError", `response.setStatusCode: ${status} is not a valid HTTP status (200–599)`);
   }
-  const headers = new Headers();
-  if (recorded) {
-    let count = 0;
-    let bytes = 0;
-    for (const name in recorded.headers) {
-      for (const v of recorded.headers[name]!) {
-        count++;
-        bytes += name.length + v.length + 4; // "name: value\r\n"
-        try {
-          headers.append(name, v);
-        } catch {
-          throw new HttpError(400, "FunctionExecutionError", `response header '${name}' has an invalid name or value`);
-        }
-      }
-    }
-    if (count > MAX_RESPONSE_HEADERS) throw new HttpError(400, "FunctionExecutionError", `the response has ${count} headers, over the limit of ${MAX_RESPONSE_HEADERS}`);
-    if (bytes > MAX_RESPONSE_HEADER_BYTES) throw new HttpError(400, "FunctionExecutionError", `the response headers are ${bytes} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`);
-    for (const name of SERVER_HEADERS) headers.delete(name);
-  }
+  const headers = recorded ? responseHeaders(recorded.headers) : (Object.create(null) as Record<string, string>);
   let body: Uint8Array | string | null = null;
   let finalStatus: number;
   if (recorded?.body !== undefined) {
@@ -76,11 +59,61 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
     finalStatus = status ?? 200;
   } else if (respondResult && !(legacyWebhook && status !== undefined)) {
     body = serialize(value, format); // C13, and C15 (status set, value still sent)
-    if (!headers.has("content-type")) headers.set("content-type", legacyWebhook ? "application/json" : CONTENT_TYPE[format]);
+    if (!hasHeader(headers, "content-type")) setHeader(headers, "content-type", legacyWebhook ? "application/json" : CONTENT_TYPE[format]);
     finalStatus = status ?? 200;
   } else {
     finalStatus = status ?? 204; // C16/C17: no return-value body
   }
   if (NULL_BODY.has(finalStatus)) body = null;
   return new Response(body as ConstructorParameters<typeof Response>[0], { status: finalStatus, headers });
+}
+
+/**
+ * Response headers as a plain record (lower-case name -> value) when every name has one value, the
+ * common case: @hono/node-server hands a record to writeHead as it is, where a Headers object is
+ * converted entry by entry. Several values for one name (Set-Cookie) need Headers to stay separate lines.
+ */
+type ResponseHeaders = Record<string, string> | Headers;
+
+function responseHeaders(recorded: RecordedResponse["headers"]): ResponseHeaders {
+  let count = 0;
+  let bytes = 0;
+  // No prototype: a header named __proto__ is a header like any other.
+  let record: Record<string, string> | undefined = Object.create(null) as Record<string, string>;
+  for (const name in recorded) {
+    const values = recorded[name]!;
+    const lower = name.toLowerCase();
+    for (const v of values) {
+      count++;
+      bytes += name.length + v.length + 4; // "name: value\r\n"
+      try {
+        // Node's own rules (what writeHead would refuse later, mid-response): a token name, no CR/LF/NUL.
+        validateHeaderName(name);
+        validateHeaderValue(name, v);
+      } catch {
+        throw new HttpError(400, "FunctionExecutionError", `response header '${name}' has an invalid name or value`);
+      }
+    }
+    if (SERVER_HEADERS.has(lower) || values.length === 0) continue;
+    if (record && values.length === 1 && !(lower in record)) record[lower] = values[0]!;
+    else record = undefined;
+  }
+  if (count > MAX_RESPONSE_HEADERS) throw new HttpError(400, "FunctionExecutionError", `the response has ${count} headers, over the limit of ${MAX_RESPONSE_HEADERS}`);
+  if (bytes > MAX_RESPONSE_HEADER_BYTES) throw new HttpError(400, "FunctionExecutionError", `the response headers are ${bytes} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`);
+  if (record) return record;
+  const headers = new Headers();
+  for (const name in recorded) {
+    if (SERVER_HEADERS.has(name.toLowerCase())) continue;
+    for (const v of recorded[name]!) headers.append(name, v);
+  }
+  return headers;
+}
+
+function hasHeader(headers: ResponseHeaders, lowerName: string): boolean {
+  return headers instanceof Headers ? headers.has(lowerName) : lowerName in headers;
+}
+
+function setHeader(headers: ResponseHeaders, lowerName: string, value: string): void {
+  if (headers instanceof Headers) headers.set(lowerName, value);
+  else headers[lowerName] = value;
 }

@@ -154,7 +154,8 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
   }
 
   function makeResponse() {
-    const rec = { statusCode: undefined, headers: {}, body: undefined };
+    // No prototype: a header named __proto__ is kept like any other.
+    const rec = { statusCode: undefined, headers: ObjectCreate(null), body: undefined };
     const response = {
       setStatusCode(code) {
         if (typeof code !== "number" || !Number.isInteger(code) || code < 100 || code > 999) throw new TypeError("setStatusCode: code must be an integer HTTP status");
