@@ -4,7 +4,7 @@
  */
 import type { CallLogEntry } from "@restitch/router";
 import { healthProbes, type Probes, type ReadinessCheck } from "./health.js";
-import type { Logger } from "./logger.js";
+import { recordWriter, type Logger } from "./logger.js";
 import { createServerMetrics, METRICS_CONTENT_TYPE, type ServerMetrics } from "./metrics.js";
 import { createRedactor, type Redactor } from "./redact.js";
 import { DEFAULT_MAX_CONSOLE_BYTES, logRecord, recordLevel, recordMessage } from "./records.js";
@@ -32,6 +32,7 @@ export function observe(options: ObserveOptions, secrets: Iterable<string> = [])
   const redact = createRedactor(secrets);
   const metrics = options.metrics === false ? undefined : (options.metrics ?? createServerMetrics());
   const { logger } = options;
+  const writeRecord = logger ? recordWriter(logger) : undefined;
   const maxConsoleBytes = options.maxConsoleBytes ?? DEFAULT_MAX_CONSOLE_BYTES;
   const metricsText = options.metricsText ?? (metrics ? () => metrics.registry.metrics() : undefined);
   return {
@@ -39,11 +40,11 @@ export function observe(options: ObserveOptions, secrets: Iterable<string> = [])
     redact,
     onCall: (entry) => {
       metrics?.record(entry);
-      if (!logger) return;
+      if (!logger || !writeRecord) return;
       const level = recordLevel(entry);
       // Below the logger's level, build nothing.
       if (logger.levels.values[level]! < logger.levelVal) return;
-      logger[level](logRecord(entry, redact, maxConsoleBytes), recordMessage(entry));
+      writeRecord(level, logRecord(entry, redact, maxConsoleBytes), recordMessage(entry));
     },
     probes: (readiness) =>
       healthProbes({

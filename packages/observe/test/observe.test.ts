@@ -1,6 +1,6 @@
 import type { CallLogEntry } from "@restitch/router";
 import { describe, expect, it } from "vitest";
-import { createLogger, createRedactor, createServerMetrics, createSupervisorMetrics, formatPretty, healthProbes, logRecord, observe, recordLevel, REDACTED } from "../src/index.js";
+import { createLogger, createRedactor, createServerMetrics, createSupervisorMetrics, formatPretty, healthProbes, logRecord, observe, recordLevel, recordMessage, recordWriter, REDACTED } from "../src/index.js";
 
 const entry = (over: Partial<CallLogEntry> = {}): CallLogEntry => ({
   kind: "endpoint",
@@ -83,6 +83,29 @@ describe("log records", () => {
     expect(written).toBe("");
     o.onCall(entry({ status: 503 }));
     expect(JSON.parse(written)).toMatchObject({ level: "error", status: 503, msg: "GET /app/app-abcde/endpoint/hello 503 1.235ms" });
+  });
+
+  it("a record is the very line pino writes (keys, order, escaping, bindings), built without pino's serialiser", () => {
+    const lines = (l: string) => l.split("\n").filter(Boolean);
+    let viaPino = "";
+    let direct = "";
+    const tricky = entry({
+      path: '/app/app-abcde/endpoint/a"b\\c\nd\u2028e\ud800',
+      status: 500,
+      logs: ["line \"one\"", "emoji 😀"],
+      error: { kind: "threw", name: "Error", message: "bad\tthing", stack: "Error: bad\n    at f.js:1" },
+    });
+    const pinoLogger = createLogger({ format: "json", destination: { write: (l: string) => void (viaPino += l) } }).child({ worker: 2 });
+    const directLogger = createLogger({ format: "json", destination: { write: (l: string) => void (direct += l) } }).child({ worker: 2 });
+    const record = logRecord(tricky, createRedactor());
+    pinoLogger.error(record, recordMessage(tricky));
+    recordWriter(directLogger)("error", record, recordMessage(tricky));
+    const [a, b] = [lines(viaPino), lines(direct)];
+    expect(a).toHaveLength(1);
+    expect(b).toHaveLength(1);
+    const drop = (line: string) => line.replace(/"time":\d+/, '"time":0');
+    expect(drop(b[0]!)).toBe(drop(a[0]!));
+    expect(JSON.parse(b[0]!)).toMatchObject({ level: "error", worker: 2, path: tricky.path, console: tricky.logs });
   });
 
   it("pretty: one line with the message and short fields, then the stack and console lines indented", () => {
