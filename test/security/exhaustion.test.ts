@@ -136,9 +136,17 @@ const cases: Case[] = [
     check: (r) => expectError(r, 400, "FunctionExecutionError", `too many host calls (limit ${SUITE_LIMITS.maxHostCalls})`),
   },
   {
-    title: "a flood of parallel data calls hits maxHostCalls",
+    title: "a flood of parallel data calls hits maxHostCalls (or, once the app is heavy, the pending-call bound)",
     source: `exports = function () { const ps = []; for (let i = 0; i < 2000; i++) ps.push(${store}.findOne({ i })); return Promise.all(ps); };`,
-    check: (r) => expectError(r, 400, "FunctionExecutionError", `too many host calls (limit ${SUITE_LIMITS.maxHostCalls})`),
+    // Earlier cases of this suite's app make it heavy; a heavy app's host work waits for its turn, so its
+    // queries are still pending when the 51st is asked for (runtime/src/heavy-lane.ts, HeavyHostWork).
+    check: (r) =>
+      expectError(
+        r,
+        400,
+        "FunctionExecutionError",
+        new RegExp(`^(too many host calls \\(limit ${SUITE_LIMITS.maxHostCalls}\\)|exceeded max async work queue size of ${SUITE_LIMITS.maxPendingHostCalls})$`),
+      ),
   },
   {
     title: "a flood of long timers hits the pending-call bound (App Services' async work queue)",

@@ -6,6 +6,9 @@ import { Sandbox } from "./sandbox.js";
 import { DEFAULT_LIMITS, callError, resolveLimits } from "./limits.js";
 import { assertIsolatedVmVersion } from "./version.js";
 import { widenTimerSlack } from "./timer-slack.js";
+import { HeavyHostWork, HeavyLane } from "./heavy-lane.js";
+import { availableParallelism } from "node:os";
+import type { SliceStart } from "./heavy-lane.js";
 import type { AppDefinition, AppRuntime, CallRequest, CallResult, Limits, Runtime, RuntimeOptions } from "./types.js";
 
 export interface PoolSettings {
@@ -16,6 +19,7 @@ export interface PoolSettings {
   asyncContinuations: boolean;
   threadNice: number;
   timerSlackUs: number;
+  heavyThreads: number;
 }
 
 export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
@@ -39,7 +43,20 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
    * then wake their thread once per interval instead of once per call (see timer-slack.ts). 0 leaves it.
    */
   timerSlackUs: 2_000,
+  /**
+   * Threads the heavy apps of a runtime serving several apps share (see heavy-lane.ts): one fewer than
+   * the cores, at least one, so the event loop keeps a core. 0: no lane, a heavy app's calls run as any other's.
+   */
+  heavyThreads: Math.max(1, availableParallelism() - 1),
 });
+
+/**
+ * Two calls of an app that ran long within this window make it heavy, until this long after the last
+ * (ms). One is not enough: a garbage collection or a cold start can make a single quick call look long.
+ */
+const HEAVY_FOR_MS = 10_000;
+/** Event-loop time heavy apps' host work may take per turn of the loop (ms). */
+const HEAVY_HOST_WORK_MS = 2;
 
 /** Longest first synchronous slice of a call (ms) before it moves to isolated-vm's threads. */
 const SYNC_SLICE_MS = 20;
@@ -53,11 +70,19 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const pool = { ...DEFAULT_POOL, ...options.pool };
   widenTimerSlack(pool.timerSlackUs);
   const apps = new Set<AppPool>();
+  // The lane only matters between tenants: a single app keeps all its threads.
+  const lane = pool.heavyThreads > 0 ? new HeavyLane(pool.heavyThreads) : undefined;
+  const hostWork = new HeavyHostWork(HEAVY_HOST_WORK_MS);
+  const shared: SharedLane | undefined = lane && {
+    enter: (appId, start) => lane.enter(appId, start),
+    enterHostWork: (appId, work) => hostWork.enter(appId, work),
+    active: () => apps.size > 1,
+  };
   let closed = false;
   return {
     app(definition) {
       if (closed) throw new Error("runtime is closed");
-      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, () => apps.delete(app));
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, shared, () => apps.delete(app));
       apps.add(app);
       return app;
     },
@@ -66,6 +91,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       await Promise.all([...apps].map((a) => a.close()));
     },
   };
+}
+
+interface SharedLane {
+  enter(appId: string, start: SliceStart): void;
+  enterHostWork(appId: string, work: () => void): void;
+  active(): boolean;
 }
 
 class AppPool implements AppRuntime {
@@ -78,12 +109,17 @@ class AppPool implements AppRuntime {
   private closed = false;
   /** Set for good once one of this app's continuations ran long (see Sandbox.settle). */
   private asyncContinuations: boolean;
+  /** Until when (performance.now()) this app is heavy: its slices go through the runtime's heavy lane. */
+  private heavyUntil = 0;
+  /** When one of its calls last ran long. */
+  private lastRanLong = -Infinity;
 
   constructor(
     definition: AppDefinition,
     private readonly limits: Limits,
     private readonly pool: PoolSettings,
     private readonly serviceClients: Record<string, string>,
+    private readonly lane: SharedLane | undefined,
     private readonly onClose: () => void,
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
@@ -105,9 +141,25 @@ class AppPool implements AppRuntime {
       asyncContinuations: () => this.asyncContinuations,
       onLongContinuation: () => {
         this.asyncContinuations = true;
+        this.markHeavy();
       },
+      heavy: () => this.isHeavy(),
+      onHeavy: () => this.markHeavy(),
+      enterLane: (start: SliceStart) => this.lane!.enter(this.id, start),
+      enterHostWork: (work: () => void) => this.lane!.enterHostWork(this.id, work),
       threadNice: this.pool.threadNice,
     };
+  }
+
+  /** A call of this app ran long (see SandboxOptions.onHeavy). */
+  private markHeavy(): void {
+    const now = performance.now();
+    if (now - this.lastRanLong < HEAVY_FOR_MS) this.heavyUntil = now + HEAVY_FOR_MS;
+    this.lastRanLong = now;
+  }
+
+  private isHeavy(): boolean {
+    return this.lane !== undefined && this.heavyUntil > 0 && performance.now() < this.heavyUntil && this.lane.active();
   }
 
   private create(memoryMb: number): Sandbox {
@@ -216,7 +268,14 @@ class AppPool implements AppRuntime {
   }
 
   stats() {
-    return { isolates: this.all.size, busy: this.all.size - this.idle.length, queued: this.waiting.length, calls: this.callCount, asyncContinuations: this.asyncContinuations };
+    return {
+      isolates: this.all.size,
+      busy: this.all.size - this.idle.length,
+      queued: this.waiting.length,
+      calls: this.callCount,
+      asyncContinuations: this.asyncContinuations,
+      heavy: this.isHeavy(),
+    };
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,7 @@ import { guestPolyfills } from "./guest/polyfills.js";
 import { guestModules } from "./guest/modules.js";
 import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
+import type { SliceStart } from "./heavy-lane.js";
 import { lowerIsolateThreads } from "./thread-priority.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
@@ -68,12 +69,25 @@ export interface SandboxOptions {
   asyncContinuations: () => boolean;
   /** Told when a synchronous continuation ran longer than LONG_SLICE_MS. */
   onLongContinuation: () => void;
+  /** Whether this app's slices go through the heavy lane (it ran long lately, and other apps share the runtime). */
+  heavy: () => boolean;
+  /** Told when a call of this app ran long: a CPU-bound first slice or slice, a CPU or memory limit, a crash. */
+  onHeavy: () => void;
+  /** Queues a slice in the heavy lane (see heavy-lane.ts). */
+  enterLane: (start: SliceStart) => void;
+  /** Queues host work a heavy app asked for (see HeavyHostWork). */
+  enterHostWork: (work: () => void) => void;
   /** Nice value for isolated-vm's threads (0: leave them as they are); see thread-priority.ts. */
   threadNice: number;
 }
 
 /** A synchronous continuation longer than this (CPU ms) moves its app's continuations off the event loop. */
 export const LONG_SLICE_MS = 20;
+/**
+ * A slice on isolated-vm's threads that used more CPU than this (ms) counts towards making its app heavy.
+ * Well above LONG_SLICE_MS: a quick continuation there can take tens of ms of CPU when its isolate collects garbage.
+ */
+const HEAVY_SLICE_MS = 100;
 
 interface ActiveCall {
   id: number;
@@ -260,18 +274,41 @@ export class Sandbox {
     }
   }
 
-  /** One slice on isolated-vm's threads; host work it asks for starts at once. */
+  /**
+   * One slice on isolated-vm's threads; host work it asks for starts at once. A heavy app's slice waits
+   * for its turn in the heavy lane first (the call's wall-clock deadline keeps running meanwhile).
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private asyncSlice(call: ActiveCall, ref: ivm.Reference<any>, args: unknown[]): void {
-    call.inSlice = true;
-    lowerIsolateThreads(this.options.threadNice);
-    ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
-      () => this.afterSlice(call),
-      (err) => this.afterFailedSlice(call, err),
-    );
+    const start = (): Promise<unknown> => {
+      if (call.finished || this.disposed) return Promise.resolve();
+      call.inSlice = true;
+      lowerIsolateThreads(this.options.threadNice);
+      const cpuBefore = this.isolate.cpuTime;
+      const ran = () => {
+        if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - cpuBefore) / 1e6 > HEAVY_SLICE_MS) this.options.onHeavy();
+      };
+      return ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
+        () => {
+          ran();
+          this.afterSlice(call);
+        },
+        (err) => {
+          ran();
+          this.afterFailedSlice(call, err);
+        },
+      );
+    };
+    if (this.options.heavy()) this.options.enterLane(start);
+    else void start();
   }
 
   private firstSlice(call: ActiveCall, runArgs: () => unknown[]): void {
+    if (this.options.heavy()) {
+      // A heavy app does not get the event loop, not even for a first slice.
+      this.armDeadline(call);
+      return this.asyncSlice(call, this.runRef, runArgs());
+    }
     const failed = this.syncSlice(call, this.runRef, runArgs(), Math.max(1, Math.min(this.options.syncSliceMs, call.limits.cpuTimeMs)));
     const overran = failed !== undefined && this.isTimeout(failed.error);
     if (failed && !overran) {
@@ -281,6 +318,8 @@ export class Sandbox {
     // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
     if (!call.finished && !call.outcome) this.armDeadline(call);
     if (overran && !call.finished) {
+      // An overrun is heavy only if the slice used the CPU: a quick one preempted past its deadline is not.
+      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - call.cpuStart) / 1e6 >= this.options.syncSliceMs / 2) this.options.onHeavy();
       // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
       call.queued = [];
       call.hostCalls = 0;
@@ -335,6 +374,7 @@ export class Sandbox {
     if (this.isTimeout(e)) this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
     else if (/memory limit/i.test(message) || this.isolate.isDisposed) this.fail(call, callError("memory", `memory limit exceeded (${this.options.memoryMb} MB)`));
     else this.fail(call, callError("crashed", `the isolate failed: ${message}`));
+    this.options.onHeavy();
     this.dispose();
   }
 
@@ -349,6 +389,7 @@ export class Sandbox {
       return;
     }
     if (usedMs > call.limits.cpuTimeMs) {
+      this.options.onHeavy();
       this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
       this.dispose();
       return;
@@ -356,7 +397,7 @@ export class Sandbox {
     if (call.outcome) return this.complete(call, call.outcome);
     const queued = call.queued;
     call.queued = [];
-    for (const [req, op, payload] of queued) this.startOp(call, req, op, payload);
+    for (const [req, op, payload] of queued) this.beginOp(call, req, op, payload);
   }
 
   private complete(call: ActiveCall, o: NonNullable<ActiveCall["outcome"]>): void {
@@ -459,7 +500,15 @@ export class Sandbox {
       return;
     }
     if (call.mode === "sync") call.queued.push([req, op, payload]);
-    else this.startOp(call, req, op, payload);
+    else this.beginOp(call, req, op, payload);
+  }
+
+  /** Starts a host operation now, or in its app's turn when the app is heavy. */
+  private beginOp(call: ActiveCall, req: number, op: string, payload: string): void {
+    if (!this.options.heavy()) return this.startOp(call, req, op, payload);
+    this.options.enterHostWork(() => {
+      if (!call.finished && !this.disposed) this.startOp(call, req, op, payload);
+    });
   }
 
   private startOp(call: ActiveCall, req: number, op: string, payload: string): void {

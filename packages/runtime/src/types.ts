@@ -164,6 +164,13 @@ export interface RuntimeOptions {
      * 0 leaves it). Timers of that thread may then fire up to this late.
      */
     timerSlackUs?: number;
+    /**
+     * In a runtime serving several apps, an app whose calls ran long lately (a CPU-bound first slice, a
+     * long continuation, a CPU or memory limit hit; for 10 s after the last) is heavy: its calls skip the
+     * event loop and wait their turn for one of this many threads, shared round-robin by the heavy apps.
+     * Default: cores − 1, at least 1. 0 turns the lane off.
+     */
+    heavyThreads?: number;
   };
 }
 
@@ -173,7 +180,8 @@ export interface AppRuntime {
   call(request: CallRequest): Promise<CallResult>;
   /** Replace the app's functions (e.g. after a redeploy); running calls finish on the old code. */
   update(definition: AppDefinition): void;
-  stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean };
+  /** heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads). */
+  stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean; heavy: boolean };
   close(): Promise<void>;
 }
 
