@@ -147,7 +147,8 @@ export class Evaluator {
 
   private spawn(): void {
     const worker = new Worker(WORKER_URL, {
-      resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, maxYoungGenerationSizeMb: Math.min(16, Math.max(1, this.limits.memoryMb / 8)), stackSizeMb: 4 },
+      // V8's default young generation: capping it at 16 MB made a 10-document aggregate 3x slower (GC).
+      resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, stackSizeMb: 4 },
     });
     worker.unref(); // an idle evaluator never keeps the process alive; a running task's deadline timer does
     const slot: Slot = { worker, ready: false };

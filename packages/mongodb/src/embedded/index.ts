@@ -293,12 +293,11 @@ class EmbeddedDataService implements DataService {
     const target = outStage === undefined ? undefined : typeof outStage === "string" ? { db: op.database, coll: outStage } : (outStage as { db?: unknown; coll?: unknown });
     if (target && (typeof target.db !== "string" || typeof target.coll !== "string" || !target.db || !target.coll))
       throw new DataServiceError("BadQuery", "$out must name a collection (a string or {db, coll})");
-    // A leading $match without expressions narrows the source here (and uses the _id fast path).
+    // A leading $match on _id reads only those rows; the stage itself still runs on the evaluator, which
+    // decodes the documents (decoding them here too cost more than the pipeline: 1000 docs, 3.5 ms).
     const first = stages[0];
-    const leading = first && isPlainObject(first.$match) && !hasExpr(first.$match) ? first.$match : undefined;
-    const source = leading ? this.match(op.database, op.collection, leading) : [...this.candidates(op.database, op.collection, {})];
-    const rest = leading ? stages.slice(1) : stages;
-    const answer = await this.evaluate("aggregate", op, { stages: rest }, source, pipelineCollections(rest));
+    const source = [...this.candidates(op.database, op.collection, first && isPlainObject(first.$match) ? first.$match : {})];
+    const answer = await this.evaluate("aggregate", op, { stages }, source, pipelineCollections(stages));
     const result = unpackDocuments(answer.docs!);
     if (!target) return result;
     this.store.write(() => {
