@@ -3,6 +3,7 @@
  * sent as BSON bytes, and answers with BSON bytes. Its parent bounds it: a deadline per task (the thread
  * is terminated when it passes) and the heap limits it was started with.
  */
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { deserialize } from "bson";
 import type { Document } from "../types.js";
@@ -21,6 +22,13 @@ import {
 import type { EvaluatorAnswer, EvaluatorRequest, MatchParams, FindParams, AggregateParams, TaskError } from "./evaluator.js";
 
 const port = parentPort!;
+// Like isolated-vm's threads (the runtime's pool.threadNice): nice 10, so the event loop that serves every
+// app wins the CPU over a tenant's long evaluation. On Linux a thread's nice value is its own.
+try {
+  setPriority(0, 10);
+} catch {
+  // not permitted here: run at the process's priority
+}
 
 port.on("message", (req: EvaluatorRequest) => {
   let answer: EvaluatorAnswer;
