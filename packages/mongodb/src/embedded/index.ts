@@ -139,7 +139,7 @@ class EmbeddedDataService implements DataService {
         return then(this.find({ ...op, kind: "find", limit: 1 }), ([doc]) => doc ?? null);
       case "count":
         return this.offloads(op.filter)
-          ? this.evaluate("find", op, { filter: op.filter, ...limits(op), countOnly: true }).then((r) => r.count!)
+          ? this.evaluate("find", op, { filter: op.filter, ...defined({ limit: op.limit, skip: op.skip }), countOnly: true }).then((r) => r.count!)
           : (this.find({ ...op, kind: "find" }) as Document[]).length;
       case "distinct":
         return then(this.find({ database: op.database, collection: op.collection, kind: "find", filter: op.filter }), (docs) => distinctValues(docs, op.field));
@@ -424,10 +424,6 @@ class EmbeddedDataService implements DataService {
 function matchLimit(op: Write): number | undefined {
   if (op.kind === "updateMany" || op.kind === "deleteMany") return undefined;
   return "sort" in op && op.sort ? undefined : 1;
-}
-
-function limits(op: { limit?: number; skip?: number }): { limit?: number; skip?: number } {
-  return defined({ limit: op.limit, skip: op.skip });
 }
 
 /** The object without its undefined fields (BSON would keep them as null). */
