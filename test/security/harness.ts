@@ -32,6 +32,12 @@ export const SUITE_LIMITS: NonNullable<NonNullable<StartServerOptions["runtime"]
   maxCallDepth: 8,
 };
 
+/**
+ * Bounds of the embedded store's aggregation-expression evaluation for the suite's apps: a bomb's
+ * operation ends well inside a call's wall clock, so the attacker sees the store's own error.
+ */
+export const SUITE_DATA_LIMITS = { operationTimeMs: 400, operationMemoryMb: 128 };
+
 export interface Case {
   /** The `it` title; name the attack and the checklist item (C…) it touches. */
   title: string;
@@ -205,6 +211,7 @@ export function hostileSuite(appId: string, cases: Case[]): Harness {
       port: 0,
       host: "127.0.0.1",
       runtime: { limits: SUITE_LIMITS },
+      embedded: SUITE_DATA_LIMITS,
       onCall: (entry) => callLog.push(entry),
     });
     h.hostileBase = `${h.server.url}/app/${appId}/endpoint`;

@@ -13,6 +13,7 @@ import {
   MONGODB_SERVICE_TYPE,
   mongodbGuestClient,
   type DataService,
+  type EmbeddedOptions,
 } from "@restitch/mongodb";
 import { appContext, hostBridge, systemIdentity, type ServiceProvider } from "@restitch/router";
 import type { AppRuntime, ServiceBinding } from "@restitch/runtime";
@@ -22,6 +23,11 @@ export interface DataOptions {
   mongodbUri?: string;
   /** Embedded backend: keep data in SQLite files here; omitted = in memory. */
   dataDir?: string;
+  /**
+   * Embedded backend: bounds of an operation that evaluates aggregation expressions (deadline, heap of
+   * its thread) and evaluator threads per data source; omitted: the defaults (5000 ms, 256 MB, 2).
+   */
+  embedded?: Pick<EmbeddedOptions, "operationTimeMs" | "operationMemoryMb" | "evaluatorThreads">;
 }
 
 export interface AppServices {
@@ -36,7 +42,7 @@ export const SERVICE_CLIENTS: Record<string, string> = { [MONGODB_SERVICE_TYPE]:
 
 function openDataService(name: string, options: DataOptions): Promise<DataService> {
   if (options.mongodbUri) return createDriverDataService({ name, uri: options.mongodbUri });
-  return createEmbeddedDataService(options.dataDir ? { name, dataDir: options.dataDir } : { name });
+  return createEmbeddedDataService({ name, ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...options.embedded });
 }
 
 /** `appRuntime` gives the app's runtime once the server exists (rule expressions may call %function). */

@@ -162,6 +162,9 @@ const SERVER_CODES: Record<number, DataServiceError["code"]> = {
   86: "InvalidOperation", // IndexKeySpecsConflict
   13: "Forbidden", // Unauthorized
   238: "Unsupported", // NotImplemented (FerretDB answers this for stages and options it lacks)
+  50: "MaxTimeMSExpired",
+  146: "ExceededMemoryLimit",
+  292: "ExceededMemoryLimit", // QueryExceededMemoryLimitNoDiskUseAllowed
 };
 
 export function mapDriverError(e: unknown): DataServiceError {

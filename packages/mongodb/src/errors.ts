@@ -10,6 +10,8 @@ export type DataServiceErrorCode =
   | "Forbidden" // refused by the guard: server-side JavaScript, admin stages, system namespaces
   | "NoMatchingRuleFound" // a non-system caller reached a namespace with no rules
   | "Unsupported" // valid MongoDB that this backend cannot run (named in the message)
+  | "MaxTimeMSExpired" // the operation ran past its time limit (embedded: operationTimeMs; MongoDB: maxTimeMS)
+  | "ExceededMemoryLimit" // the operation needed more memory than its limit (embedded: operationMemoryMb)
   | "Internal"; // anything else (storage failure, lost connection)
 
 export class DataServiceError extends Error {

@@ -15,10 +15,16 @@ import { join } from "node:path";
 import { deserialize, serialize, EJSON } from "bson";
 import { DataServiceError } from "../errors.js";
 import type { Document } from "../types.js";
+import { MAX_DOCUMENT_BYTES } from "./evaluate.js";
 import { keyBytes, valuesAtPath } from "./values.js";
 
-export interface Row {
+/** A stored document as its BSON bytes. */
+export interface RawRow {
   seq: number;
+  body: Uint8Array;
+}
+
+export interface Row extends RawRow {
   doc: Document;
 }
 
@@ -28,7 +34,6 @@ export interface IndexSpec {
   unique: boolean;
 }
 
-const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS collections (db TEXT NOT NULL, coll TEXT NOT NULL, PRIMARY KEY (db, coll)) WITHOUT ROWID;
@@ -113,13 +118,22 @@ export class Store {
     return this.stmts.names!.all(db).map((r) => String(r.coll));
   }
 
-  byId(db: string, coll: string, id: unknown): Row | undefined {
+  rawById(db: string, coll: string, id: unknown): RawRow | undefined {
     const r = this.stmts.byId!.get(db, coll, keyBytes(id));
-    return r ? { seq: Number(r.seq), doc: decode(r.body) } : undefined;
+    return r ? { seq: Number(r.seq), body: r.body as Uint8Array } : undefined;
+  }
+
+  *rawScan(db: string, coll: string): Generator<RawRow> {
+    for (const r of this.stmts.scan!.iterate(db, coll)) yield { seq: Number(r.seq), body: r.body as Uint8Array };
+  }
+
+  byId(db: string, coll: string, id: unknown): Row | undefined {
+    const r = this.rawById(db, coll, id);
+    return r && decoded(r);
   }
 
   *scan(db: string, coll: string): Generator<Row> {
-    for (const r of this.stmts.scan!.iterate(db, coll)) yield { seq: Number(r.seq), doc: decode(r.body) };
+    for (const r of this.rawScan(db, coll)) yield decoded(r);
   }
 
   indexes(db: string, coll: string): IndexSpec[] {
@@ -217,6 +231,6 @@ function encode(doc: Document): Uint8Array {
   return bytes;
 }
 
-function decode(body: unknown): Document {
-  return deserialize(body as Uint8Array);
+export function decoded(r: RawRow): Row {
+  return { seq: r.seq, body: r.body, doc: deserialize(r.body) };
 }
