@@ -87,7 +87,8 @@ describe.each(backends)("Data API v1 on the $label backend", (backend) => {
   async function serve(appId: string, files: Record<string, unknown>): Promise<RunningServer> {
     const dir = await writeExport(appId, files);
     dirs.push(dir);
-    const s = await startServer({ appDir: dir, port: 0, host: "127.0.0.1", ...(await backend.options()) });
+    // A short deadline for expression bombs on the embedded backend (the default is 5 s).
+    const s = await startServer({ appDir: dir, port: 0, host: "127.0.0.1", embedded: { operationTimeMs: 1000 }, ...(await backend.options()) });
     servers.push(s);
     return s;
   }
@@ -241,6 +242,15 @@ describe.each(backends)("Data API v1 on the $label backend", (backend) => {
     });
     // FerretDB 1.24 sums a field to 0 after a $match (a FerretDB bug; MongoDB and the embedded backend give 7).
     expect(r.json).toEqual({ documents: [{ _id: "complete", count: 3, total: backend.ferret ? 0 : 7 }] });
+  });
+
+  it("an aggregation expression bomb is the caller's 400 (MaxTimeMSExpired / ExceededMemoryLimit), and the API keeps answering", async () => {
+    if (backend.label !== "embedded") return; // MongoDB bounds its own aggregations (maxTimeMS is the caller's)
+    await run("insertOne", { ...ns("bomb"), document: { _id: 1 } });
+    const r = await run("aggregate", { ...ns("bomb"), pipeline: [{ $project: { r: { $range: [0, 3e7] } } }] });
+    expect(r.status).toBe(400);
+    expect(["MaxTimeMSExpired", "ExceededMemoryLimit"]).toContain(r.json.error_code);
+    expect((await run("findOne", { ...ns("bomb"), filter: { _id: 1 } })).json).toEqual({ document: { _id: 1 } });
   });
 
   it("C121 C122 canonical and relaxed EJSON dates are stored as dates and come back ISO in JSON, $date in EJSON", async () => {

@@ -28,6 +28,9 @@ const DATA_ERROR_STATUS: Record<string, number> = {
   InvalidOperation: 400,
   InvalidParameter: 400,
   Unsupported: 400,
+  // The caller's own query ran past its time or memory bound: its fault, described (MongoDB's codes 50, 146/292).
+  MaxTimeMSExpired: 400,
+  ExceededMemoryLimit: 400,
 };
 
 /** A DataServiceError (matched by shape, so a second copy of the package still maps) as the caller's error. */
