@@ -72,7 +72,10 @@ export class HeavyHostWork {
   private readonly queues = new Map<string, (() => void)[]>();
   private scheduled = false;
 
-  constructor(private readonly budgetMs: number) {}
+  constructor(
+    private readonly budgetMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   enter(appId: string, work: () => void): void {
     let queue = this.queues.get(appId);
@@ -89,7 +92,7 @@ export class HeavyHostWork {
 
   private readonly drain = (): void => {
     this.scheduled = false;
-    const until = performance.now() + this.budgetMs;
+    const until = this.now() + this.budgetMs;
     do {
       const turn = this.queues.entries().next();
       if (turn.done) return;
@@ -102,7 +105,7 @@ export class HeavyHostWork {
       } catch {
         // each piece of work reports its own failure to its call
       }
-    } while (performance.now() < until);
+    } while (this.now() < until);
     this.schedule();
   };
 }

@@ -141,7 +141,6 @@ class AppPool implements AppRuntime {
       asyncContinuations: () => this.asyncContinuations,
       onLongContinuation: () => {
         this.asyncContinuations = true;
-        this.markHeavy();
       },
       heavy: () => this.isHeavy(),
       onHeavy: () => this.markHeavy(),

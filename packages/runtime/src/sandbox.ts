@@ -71,7 +71,7 @@ export interface SandboxOptions {
   onLongContinuation: () => void;
   /** Whether this app's slices go through the heavy lane (it ran long lately, and other apps share the runtime). */
   heavy: () => boolean;
-  /** Told when a call of this app ran long: a CPU-bound first slice or slice, a CPU or memory limit, a crash. */
+  /** Told (once per call) when a call of this app ran long: a CPU-bound slice, a long continuation, a CPU or memory limit, a crash. */
   onHeavy: () => void;
   /** Queues a slice in the heavy lane (see heavy-lane.ts). */
   enterLane: (start: SliceStart) => void;
@@ -100,6 +100,8 @@ interface ActiveCall {
   timers: Set<NodeJS.Timeout>;
   /** A slice of this call is running (host callbacks arrive within it, or are handled after it). */
   inSlice: boolean;
+  /** The app has been told this call ran long (see ranLong). */
+  ranLong?: boolean;
   /** Unhandled rejections isolated-vm reported during this call's slices. */
   rejections: string[];
   failure?: CallError;
@@ -286,7 +288,7 @@ export class Sandbox {
       lowerIsolateThreads(this.options.threadNice);
       const cpuBefore = this.isolate.cpuTime;
       const ran = () => {
-        if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - cpuBefore) / 1e6 > HEAVY_SLICE_MS) this.options.onHeavy();
+        if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - cpuBefore) / 1e6 > HEAVY_SLICE_MS) this.ranLong(call);
       };
       return ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
         () => {
@@ -319,7 +321,7 @@ export class Sandbox {
     if (!call.finished && !call.outcome) this.armDeadline(call);
     if (overran && !call.finished) {
       // An overrun is heavy only if the slice used the CPU: a quick one preempted past its deadline is not.
-      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - call.cpuStart) / 1e6 >= this.options.syncSliceMs / 2) this.options.onHeavy();
+      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - call.cpuStart) / 1e6 >= this.options.syncSliceMs / 2) this.ranLong(call);
       // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
       call.queued = [];
       call.hostCalls = 0;
@@ -328,6 +330,13 @@ export class Sandbox {
       return this.asyncSlice(call, this.runRef, runArgs());
     }
     this.afterSlice(call);
+  }
+
+  /** Tells the app, once per call, that this call ran long (towards making the app heavy). */
+  private ranLong(call: ActiveCall): void {
+    if (call.ranLong) return;
+    call.ranLong = true;
+    this.options.onHeavy();
   }
 
   private armDeadline(call: ActiveCall): void {
@@ -374,7 +383,7 @@ export class Sandbox {
     if (this.isTimeout(e)) this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
     else if (/memory limit/i.test(message) || this.isolate.isDisposed) this.fail(call, callError("memory", `memory limit exceeded (${this.options.memoryMb} MB)`));
     else this.fail(call, callError("crashed", `the isolate failed: ${message}`));
-    this.options.onHeavy();
+    this.ranLong(call);
     this.dispose();
   }
 
@@ -389,7 +398,7 @@ export class Sandbox {
       return;
     }
     if (usedMs > call.limits.cpuTimeMs) {
-      this.options.onHeavy();
+      this.ranLong(call);
       this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
       this.dispose();
       return;
@@ -579,7 +588,10 @@ export class Sandbox {
       // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
       // held the event loop longest, and without the switch every later call could do it again.
       const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
-      if (heldMs > LONG_SLICE_MS) this.options.onLongContinuation();
+      if (heldMs > LONG_SLICE_MS) {
+        this.options.onLongContinuation();
+        this.ranLong(call);
+      }
       if (failed) return this.afterFailedSlice(call, failed.error);
       this.afterSlice(call);
     });
