@@ -18,10 +18,16 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const children: ChildProcessWithoutNullStreams[] = [];
+afterAll(() => {
+  // A test that failed before its own kill must not leave a writer running (the stream writer never stops).
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 function start(args: string[]): { child: ChildProcessWithoutNullStreams; lines: AsyncIterableIterator<string>; stderr: () => string } {
   const child = spawn(process.execPath, [writer, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  children.push(child);
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   return { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator](), stderr: () => err };
