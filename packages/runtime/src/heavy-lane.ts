@@ -11,10 +11,43 @@
 /** Starts one slice; resolves (never rejects) when the slice is over and its slot may be reused. */
 export type SliceStart = () => Promise<unknown>;
 
+/** Per-app FIFO queues served in turns: an app moves to the back of the rotation after each item it gives. */
+class Turns<T> {
+  /** Map order is the rotation. */
+  private readonly queues = new Map<string, T[]>();
+
+  push(appId: string, item: T): void {
+    let queue = this.queues.get(appId);
+    if (!queue) this.queues.set(appId, (queue = []));
+    queue.push(item);
+  }
+
+  /** The next item in rotation, or undefined when nothing waits. */
+  take(): T | undefined {
+    const turn = this.queues.entries().next();
+    if (turn.done) return undefined;
+    const [appId, queue] = turn.value;
+    const item = queue.shift()!;
+    this.queues.delete(appId);
+    if (queue.length > 0) this.queues.set(appId, queue);
+    return item;
+  }
+
+  get empty(): boolean {
+    return this.queues.size === 0;
+  }
+
+  /** Items waiting, all apps together. */
+  get size(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n;
+  }
+}
+
 export class HeavyLane {
   private running = 0;
-  /** Waiting slices per app; Map order is the rotation (an app moves to the back after its turn). */
-  private readonly queues = new Map<string, SliceStart[]>();
+  private readonly turns = new Turns<SliceStart>();
 
   constructor(readonly slots: number) {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`heavy lane slots must be a positive integer, got ${slots}`);
@@ -22,28 +55,19 @@ export class HeavyLane {
 
   /** Runs `start` now if a slot is free and no app is waiting, else when the app's turn comes. */
   enter(appId: string, start: SliceStart): void {
-    let queue = this.queues.get(appId);
-    if (!queue) this.queues.set(appId, (queue = []));
-    queue.push(start);
+    this.turns.push(appId, start);
     this.next();
   }
 
   /** Slices waiting, all apps together. */
   get waiting(): number {
-    let n = 0;
-    for (const q of this.queues.values()) n += q.length;
-    return n;
+    return this.turns.size;
   }
 
   private next(): void {
     while (this.running < this.slots) {
-      const turn = this.queues.entries().next();
-      if (turn.done) return;
-      const [appId, queue] = turn.value;
-      const start = queue.shift()!;
-      // The app goes to the back of the rotation (or leaves it, with nothing left to run).
-      this.queues.delete(appId);
-      if (queue.length > 0) this.queues.set(appId, queue);
+      const start = this.turns.take();
+      if (!start) return;
       this.running++;
       let slice: Promise<unknown>;
       try {
@@ -69,7 +93,7 @@ export class HeavyLane {
  * load test: the normal app kept 500 req/s under every other attack, and 2 req/s next to it).
  */
 export class HeavyHostWork {
-  private readonly queues = new Map<string, (() => void)[]>();
+  private readonly turns = new Turns<() => void>();
   private scheduled = false;
 
   constructor(
@@ -78,14 +102,12 @@ export class HeavyHostWork {
   ) {}
 
   enter(appId: string, work: () => void): void {
-    let queue = this.queues.get(appId);
-    if (!queue) this.queues.set(appId, (queue = []));
-    queue.push(work);
+    this.turns.push(appId, work);
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.scheduled || this.queues.size === 0) return;
+    if (this.scheduled || this.turns.empty) return;
     this.scheduled = true;
     setImmediate(this.drain);
   }
@@ -94,12 +116,8 @@ export class HeavyHostWork {
     this.scheduled = false;
     const until = this.now() + this.budgetMs;
     do {
-      const turn = this.queues.entries().next();
-      if (turn.done) return;
-      const [appId, queue] = turn.value;
-      const work = queue.shift()!;
-      this.queues.delete(appId);
-      if (queue.length > 0) this.queues.set(appId, queue);
+      const work = this.turns.take();
+      if (!work) return;
       try {
         work();
       } catch {
