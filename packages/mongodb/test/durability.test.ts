@@ -58,6 +58,16 @@ describe("embedded durable store", () => {
     }
   });
 
+  it("eight processes opening a new store at the same moment all start (none dies on 'database is locked')", async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir();
+      const openers = Array.from({ length: 8 }, () => start([dir, "open", "o", "0"]));
+      for (const o of openers) expect((await o.lines.next()).value, o.stderr()).toBe("waiting");
+      for (const o of openers) o.child.stdin.write("go\n");
+      for (const o of openers) expect((await o.lines.next()).value, o.stderr()).toBe("ready");
+    }
+  });
+
   it("a unique index holds when four processes insert the same keys concurrently", async () => {
     const dir = tempDir();
     const emails = 150;

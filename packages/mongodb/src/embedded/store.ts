@@ -45,6 +45,29 @@ CREATE TABLE IF NOT EXISTS index_keys (db TEXT NOT NULL, coll TEXT NOT NULL, nam
 CREATE INDEX IF NOT EXISTS index_keys_seq ON index_keys (seq);
 `;
 
+/** How long opening a store retries a database locked by another process opening it (ms). */
+const OPEN_LOCKED_FOR_MS = 15_000;
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+
+/**
+ * Runs `step`, again while SQLite answers "database is locked": the busy timeout covers most waits, but
+ * SQLite refuses at once (no waiting) where waiting could deadlock, e.g. two processes switching a new
+ * file to WAL at the same moment — seen as a worker dying at start with "database is locked".
+ */
+function untilUnlocked(step: () => void): void {
+  const until = Date.now() + OPEN_LOCKED_FOR_MS;
+  for (;;) {
+    try {
+      return step();
+    } catch (e) {
+      const code = (e as { errcode?: number }).errcode;
+      if ((code !== SQLITE_BUSY && code !== SQLITE_LOCKED) || Date.now() > until) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.random() * 30);
+    }
+  }
+}
+
 export class Store {
   readonly path: string;
   private readonly db: DatabaseSync;
@@ -62,9 +85,18 @@ export class Store {
       // write survives kill -9 and power loss. NORMAL skips that fsync: the frame is in the OS page cache,
       // which survives a killed process but not a power cut. WAL also lets other processes read concurrently.
       if (synchronous !== "full" && synchronous !== "normal") throw new DataServiceError("InvalidParameter", `synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`);
-      this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous.toUpperCase()};`);
+      untilUnlocked(() => this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous.toUpperCase()};`));
     }
-    this.db.exec(SCHEMA);
+    // In one IMMEDIATE transaction: processes opening a new file together (a server's workers) then wait
+    // for each other's write lock instead of deadlocking on it.
+    untilUnlocked(() => {
+      try {
+        this.db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+      } catch (e) {
+        if (this.db.isTransaction) this.db.exec("ROLLBACK");
+        throw e;
+      }
+    });
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       touch: p("INSERT OR IGNORE INTO collections (db, coll) VALUES (?, ?)"),
