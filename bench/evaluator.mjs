@@ -1,4 +1,4 @@
-// What running aggregations on the embedded store's evaluator threads costs: one aggregate (and one
+// What running aggregations in the embedded store's evaluator processes costs: one aggregate (and one
 // $expr find) through the service, next to the same pipeline run by mingo on the calling thread (what
 // the store did before), for a small and a larger collection; plus the first call (a thread starts).
 // Usage: node --no-node-snapshot bench/evaluator.mjs [--calls 2000]. Needs a build first (pnpm build).

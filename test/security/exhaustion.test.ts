@@ -25,7 +25,7 @@ const store = `context.services.get("mongodb-atlas").db("hostile").collection("t
 /**
  * An aggregation-expression bomb run by the embedded store: `?bomb=1` runs it and returns the error it
  * got; without, the function reads its document through the same kind of operation (which also starts
- * the store's evaluator thread, so the bomb's call has only the bomb's own time in it).
+ * the store's evaluator process, so the bomb's call has only the bomb's own time in it).
  */
 function expressionBomb(run: string): string {
   return `exports = async function (request) {
@@ -41,7 +41,7 @@ function expressionBomb(run: string): string {
   };`;
 }
 
-/** The bomb's error: the store's deadline, or (as its arrays grow) the heap of its evaluator thread. */
+/** The bomb's error: the store's deadline, or (as its arrays grow) the heap of its evaluator process. */
 function expectStoreLimit(r: Reply, kind: string): void {
   const ns = "hostile.things";
   expect(r.status, r.text).toBe(200);

@@ -25,9 +25,9 @@ export interface DataOptions {
   dataDir?: string;
   /**
    * Embedded backend: bounds of an operation that evaluates aggregation expressions (deadline, heap of
-   * its thread) and evaluator threads per data source; omitted: the defaults (5000 ms, 256 MB, 2).
+   * its process) and evaluator processes per data source; omitted: the defaults (5000 ms, 256 MB, 2).
    */
-  embedded?: Pick<EmbeddedOptions, "operationTimeMs" | "operationMemoryMb" | "evaluatorThreads">;
+  embedded?: Pick<EmbeddedOptions, "operationTimeMs" | "operationMemoryMb" | "evaluatorProcesses">;
 }
 
 export interface AppServices {

@@ -1,6 +1,6 @@
 /**
  * The embedded store's evaluator (src/embedded/evaluator.ts): what evaluates aggregation expressions runs
- * on worker threads under a deadline and a heap limit, so a bomb fails with MaxTimeMSExpired or
+ * in evaluator processes under a deadline and a heap limit, so a bomb fails with MaxTimeMSExpired or
  * ExceededMemoryLimit while the same service keeps answering; results are exactly what mingo gives on
  * the calling thread, BSON types included; the cheap paths never touch it.
  */
@@ -54,14 +54,14 @@ describe("the evaluator's deadline and memory bound", () => {
     const s = await service({ operationTimeMs: 1_000, operationMemoryMb: 2048 });
     const things = s.db("app").collection("things");
     await things.insertMany([{ _id: 1, n: 1 }, { _id: 2, n: 2 }]);
-    // Both threads started (a thread's start does not count against the deadline).
+    // Both processes started (a process's start does not count against the deadline).
     await Promise.all([things.aggregate([]), things.aggregate([]), things.aggregate([])]);
     await new Promise((r) => setTimeout(r, 500));
 
     const started = performance.now();
     let bombEnded = 0;
     const bomb = failure(things.aggregate(RANGE_BOMB)).finally(() => (bombEnded = performance.now()));
-    // While it runs: a key lookup, a plain find and another aggregate (on the second thread) complete.
+    // While it runs: a key lookup, a plain find and another aggregate (in the second process) complete.
     await new Promise((r) => setTimeout(r, 50));
     const meanwhile = await Promise.all([
       things.findOne({ _id: 2 }),
@@ -76,13 +76,13 @@ describe("the evaluator's deadline and memory bound", () => {
     expect(error.message).toBe("operation exceeded time limit: aggregate on app.things ran longer than 1000 ms (the embedded store's operationTimeMs)");
     const ms = bombEnded - started;
     expect(ms).toBeGreaterThanOrEqual(990);
-    expect(ms).toBeLessThan(1_000 + 2_000); // the thread is terminated, not waited for (the bomb alone runs ~11 s)
+    expect(ms).toBeLessThan(1_000 + 2_000); // the process is killed, not waited for (the bomb alone runs ~11 s)
 
-    // Afterwards the service works, on a new thread.
+    // Afterwards the service works, in a new process.
     expect(await things.aggregate([{ $match: { _id: 1 } }, { $project: { n: 1, twice: { $multiply: ["$n", 2] } } }])).toEqual([{ _id: 1, n: 1, twice: 2 }]);
   });
 
-  it("a bomb that outgrows the thread's heap fails with ExceededMemoryLimit", async () => {
+  it("a bomb that outgrows its process's heap fails with ExceededMemoryLimit", async () => {
     const s = await service({ operationTimeMs: 30_000, operationMemoryMb: 64 });
     const things = s.db("app").collection("things");
     await things.insertOne({ _id: 1 });
@@ -124,8 +124,8 @@ describe("the evaluator's deadline and memory bound", () => {
     expect(await things.findOne({ _id: 1 })).toEqual({ _id: 1, n: 1, m: 1 });
   });
 
-  it("findOne by _id, plain filters and classic updates never use the evaluator: they work when its threads cannot start", async () => {
-    // A 1 MB heap is too small for the evaluator's thread to load mingo at all.
+  it("findOne by _id, plain filters and classic updates never use the evaluator: they work when its processes cannot start", async () => {
+    // A 1 MB heap is too small for the evaluator's process to load mingo at all.
     const s = await service({ operationMemoryMb: 1 });
     const things = s.db("app").collection("things");
     await things.insertMany([{ _id: 1, n: 1, tags: ["a"] }, { _id: 2, n: 2 }]);
@@ -143,7 +143,7 @@ describe("the evaluator's deadline and memory bound", () => {
   it("refuses limits that are not positive integers, naming the option", async () => {
     await expect(createEmbeddedDataService({ name: "x", operationTimeMs: 0 })).rejects.toThrow("options.operationTimeMs must be a positive integer, got 0");
     await expect(createEmbeddedDataService({ name: "x", operationMemoryMb: 1.5 })).rejects.toThrow("options.operationMemoryMb must be a positive integer, got 1.5");
-    await expect(createEmbeddedDataService({ name: "x", evaluatorThreads: "2" as unknown as number })).rejects.toThrow('options.evaluatorThreads must be a positive integer, got "2"');
+    await expect(createEmbeddedDataService({ name: "x", evaluatorProcesses: "2" as unknown as number })).rejects.toThrow('options.evaluatorProcesses must be a positive integer, got "2"');
   });
 });
 
@@ -235,7 +235,7 @@ describe("writes evaluated on the evaluator", () => {
     const s = await service();
     const things = s.db("app").collection("things");
     await things.insertOne({ _id: 1, n: 1 });
-    await things.aggregate([]); // a started thread, so the update below is surely still out when the next write runs
+    await things.aggregate([]); // a started process, so the update below is surely still out when the next write runs
     // The $expr update reads its candidates now and waits for the evaluator; the key update runs at once.
     const update = things.updateMany({ $expr: { $gt: ["$n", 0] } }, { $inc: { n: 10 } });
     const meanwhile = things.updateOne({ _id: 1 }, { $set: { n: -5 } });

@@ -1,10 +1,9 @@
 /**
- * The evaluator's worker thread: runs one embedded-store evaluation at a time (evaluate.ts) over documents
- * sent as BSON bytes, and answers with BSON bytes. Its parent bounds it: a deadline per task (the thread
- * is terminated when it passes) and the heap limits it was started with.
+ * An evaluator process: runs one embedded-store evaluation at a time (evaluate.ts) over documents sent as
+ * BSON bytes, and answers with BSON bytes. Its parent bounds it: a deadline per task (the process is
+ * killed when it passes) and the heap limit it was started with. It ends with its parent's channel.
  */
 import { setPriority } from "node:os";
-import { parentPort } from "node:worker_threads";
 import { deserialize } from "bson";
 import type { Document } from "../types.js";
 import {
@@ -21,29 +20,28 @@ import {
 } from "./evaluate.js";
 import type { EvaluatorAnswer, EvaluatorRequest, MatchParams, FindParams, AggregateParams, TaskError } from "./evaluator.js";
 
-const port = parentPort!;
 // Like isolated-vm's threads (the runtime's pool.threadNice): nice 10, so the event loop that serves every
-// app wins the CPU over a tenant's long evaluation. On Linux a thread's nice value is its own.
+// app wins the CPU over a tenant's long evaluation.
 try {
   setPriority(0, 10);
 } catch {
   // not permitted here: run at the process's priority
 }
 
-port.on("message", (req: EvaluatorRequest) => {
+const send = (m: EvaluatorAnswer | { ready: true }) => process.send!(m);
+process.on("disconnect", () => process.exit(0));
+process.on("message", (req: EvaluatorRequest) => {
   let answer: EvaluatorAnswer;
-  const transfer: ArrayBuffer[] = [];
   try {
-    answer = { id: req.id, ok: true, ...evaluate(req, transfer) };
+    answer = { id: req.id, ok: true, ...evaluate(req) };
   } catch (e) {
     answer = { id: req.id, ok: false, error: taskError(e) };
-    transfer.length = 0;
   }
-  port.postMessage(answer, transfer);
+  send(answer);
 });
-port.postMessage({ ready: true });
+send({ ready: true });
 
-function evaluate(req: EvaluatorRequest, transfer: ArrayBuffer[]): Omit<EvaluatorAnswer & { ok: true }, "id" | "ok"> {
+function evaluate(req: EvaluatorRequest): Omit<EvaluatorAnswer & { ok: true }, "id" | "ok"> {
   const docs = unpackDocuments(req.docs);
   const others = new Map<string, Document[]>();
   const collection = (name: string): Document[] => {
@@ -52,11 +50,7 @@ function evaluate(req: EvaluatorRequest, transfer: ArrayBuffer[]): Omit<Evaluato
     return found;
   };
   const params = deserialize(req.params) as FindParams | AggregateParams | MatchParams;
-  const pack = (out: Document[]) => {
-    const bytes = packDocuments(out, req.maxResultBytes);
-    transfer.push(bytes.buffer as ArrayBuffer);
-    return bytes;
-  };
+  const pack = (out: Document[]) => packDocuments(out, req.maxResultBytes);
   switch (req.task) {
     case "find": {
       const p = params as FindParams;

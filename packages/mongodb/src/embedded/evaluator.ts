@@ -1,11 +1,17 @@
 /**
- * The evaluator: a small pool of worker threads (one pool per embedded data service) that runs whatever
+ * The evaluator: a small pool of child processes (one pool per embedded data service) that runs whatever
  * can evaluate arbitrary aggregation expressions — pipelines, `$expr` filters, expression projections,
  * pipeline updates — off the event loop, under a deadline and a heap limit. A task that passes its
- * deadline or outgrows the heap ends its thread (terminated, replaced on the next task) and fails with
+ * deadline or outgrows the heap ends its process (killed, replaced on the next task) and fails with
  * MaxTimeMSExpired or ExceededMemoryLimit; the event loop keeps serving everything else meanwhile.
+ *
+ * Processes, not worker threads: a worker thread that reaches its heap limit can take the whole process
+ * down with it (V8's fatal "Reached heap limit" while Node disposes the thread's isolate, nodejs/node#47224;
+ * seen here in CI under an expression bomb). A process that runs out of heap dies alone.
  */
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { serialize } from "bson";
 import { DataServiceError, type DataServiceErrorCode } from "../errors.js";
 import type { Document } from "../types.js";
@@ -65,9 +71,22 @@ export type EvaluatorResult = {
 export type EvaluatorAnswer = ({ ok: true } & EvaluatorResult | { ok: false; error: TaskError }) & { id: number };
 
 /** Built by tsc next to this file; from src/ (tests run the TypeScript) the same path reaches dist/. */
-const WORKER_URL = new URL("../../dist/embedded/evaluator-worker.js", import.meta.url);
-/** An idle thread ends after this long; the next task starts a new one (~30 ms). */
+const WORKER_PATH = fileURLToPath(new URL("../../dist/embedded/evaluator-worker.js", import.meta.url));
+/** An idle process ends after this long; the next task starts a new one. */
 const IDLE_MS = 30_000;
+/** A starting or busy evaluator keeps the server's process alive (a caller waits for it); an idle one does not. */
+function keepAlive(worker: ChildProcess, on: boolean): void {
+  if (on) {
+    worker.ref();
+    worker.channel?.ref();
+  } else {
+    worker.unref();
+    worker.channel?.unref();
+  }
+}
+
+/** The end of a dead process's stderr kept to tell an out-of-memory death from another. */
+const STDERR_TAIL = 4096;
 
 interface Job {
   req: EvaluatorRequest;
@@ -77,8 +96,9 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   ready: boolean;
+  stderr: string;
   job?: Job;
   deadline?: NodeJS.Timeout;
   idle?: NodeJS.Timeout;
@@ -94,7 +114,7 @@ export class Evaluator {
 
   /**
    * Runs one task. `what` names the operation in errors ("aggregate on app.orders"); `docs` and the
-   * buffers in `collections` are transferred (unusable here afterwards).
+   * buffers in `collections` are copied to the evaluator process.
    */
   run(task: Task, params: FindParams | AggregateParams | MatchParams, docs: Uint8Array, what: string, collections?: Record<string, Uint8Array>): Promise<EvaluatorResult> {
     if (this.closed) return Promise.reject(new DataServiceError("Internal", "the data service is closed"));
@@ -119,7 +139,7 @@ export class Evaluator {
     await Promise.all([...this.slots].map((s) => this.end(s, new DataServiceError("Internal", "the data service is closed"))));
   }
 
-  /** Threads alive now (tests and stats). */
+  /** Evaluator processes alive now (tests and stats). */
   get threads(): number {
     return this.slots.size;
   }
@@ -137,22 +157,27 @@ export class Evaluator {
 
   private start(slot: Slot, job: Job): void {
     clearTimeout(slot.idle);
+    keepAlive(slot.worker, true);
     slot.job = job;
     slot.deadline = setTimeout(() => {
       void this.end(slot, new DataServiceError("MaxTimeMSExpired", `operation exceeded time limit: ${job.what} ran longer than ${this.limits.timeMs} ms (the embedded store's operationTimeMs)`));
     }, this.limits.timeMs);
-    const transfer = [job.req.docs.buffer, ...Object.values(job.req.collections ?? {}).map((b) => b.buffer)] as ArrayBuffer[];
-    slot.worker.postMessage(job.req, [...new Set(transfer)]);
+    slot.worker.send(job.req);
   }
 
   private spawn(): void {
-    const worker = new Worker(WORKER_URL, {
-      // V8's default young generation: capping it at 16 MB made a 10-document aggregate 3x slower (GC).
-      resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, stackSizeMb: 4 },
+    // The heap bound is the process's own (V8's default young generation: capping it at 16 MB made a
+    // 10-document aggregate 3x slower). Its own execArgv: nothing of the parent's flags (profilers, test runners).
+    const worker = fork(WORKER_PATH, [], {
+      execArgv: [`--max-old-space-size=${this.limits.memoryMb}`],
+      serialization: "advanced", // Uint8Array (BSON) crosses as bytes
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
-    worker.unref(); // an idle evaluator never keeps the process alive; a running task's deadline timer does
-    const slot: Slot = { worker, ready: false };
+    const slot: Slot = { worker, ready: false, stderr: "" };
     this.slots.add(slot);
+    worker.stderr?.setEncoding("utf8");
+    worker.stderr?.on("data", (d: string) => (slot.stderr = (slot.stderr + d).slice(-STDERR_TAIL)));
+    (worker.stderr as Socket | null)?.unref();
     worker.on("message", (m: EvaluatorAnswer | { ready: true }) => {
       if ("ready" in m) {
         slot.ready = true;
@@ -165,34 +190,44 @@ export class Evaluator {
       if (m.ok) job.resolve(m);
       else job.reject(new DataServiceError(m.error.code, m.error.message));
       slot.idle = setTimeout(() => void this.end(slot), IDLE_MS).unref();
+      keepAlive(worker, false);
       this.dispatch();
     });
-    worker.on("error", (e: Error & { code?: string }) => {
-      const error =
-        e.code === "ERR_WORKER_OUT_OF_MEMORY"
-          ? new DataServiceError(
-              "ExceededMemoryLimit",
-              `operation exceeded memory limit: ${slot.job?.what ?? "an operation"} needed more than ${this.limits.memoryMb} MB (the embedded store's operationMemoryMb)`,
-            )
-          : new DataServiceError("Internal", `embedded data service: evaluator thread failed: ${e.message}`);
+    worker.on("error", (e: Error) => {
+      const error = new DataServiceError("Internal", `embedded data service: evaluator process failed: ${e.message}`);
       if (!slot.ready) {
-        // It never started (a broken install): fail what waits instead of starting threads forever.
+        // It never started (a broken install): fail what waits instead of starting processes forever.
         for (const job of this.queue.splice(0)) job.reject(error);
       }
       void this.end(slot, error);
     });
-    worker.on("exit", () => void this.end(slot, new DataServiceError("Internal", "embedded data service: evaluator thread exited")));
+    worker.on("exit", () => {
+      // V8 prints "Reached heap limit" / "heap out of memory" before aborting a process out of heap.
+      const error = /heap limit|out of memory/i.test(slot.stderr)
+        ? new DataServiceError(
+            "ExceededMemoryLimit",
+            `operation exceeded memory limit: ${slot.job?.what ?? "an operation"} needed more than ${this.limits.memoryMb} MB (the embedded store's operationMemoryMb)`,
+          )
+        : new DataServiceError("Internal", "embedded data service: evaluator process exited");
+      if (!slot.ready) for (const job of this.queue.splice(0)) job.reject(error);
+      void this.end(slot, error);
+    });
   }
 
-  /** Terminates a thread, failing its running task with `error`; a waiting task gets a new thread. */
+  /** Kills a process, failing its running task with `error`; a waiting task gets a new process. */
   private async end(slot: Slot, error?: DataServiceError): Promise<void> {
     if (!this.slots.delete(slot)) return;
     clearTimeout(slot.deadline);
     clearTimeout(slot.idle);
     const job = slot.job;
     slot.job = undefined;
-    if (job) job.reject(error ?? new DataServiceError("Internal", "embedded data service: evaluator thread ended"));
+    if (job) job.reject(error ?? new DataServiceError("Internal", "embedded data service: evaluator process ended"));
     if (!this.closed) this.dispatch();
-    await slot.worker.terminate();
+    const w = slot.worker;
+    if (w.exitCode !== null || w.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+    w.ref(); // whoever awaits this end waits for the exit
+    w.kill("SIGKILL");
+    await exited;
   }
 }

@@ -2,7 +2,7 @@
  * The embedded backend: MongoDB query/update/aggregation semantics from mingo over documents stored as
  * BSON in SQLite (store.ts). In memory without dataDir; a durable file under dataDir with it.
  * Cheap operations (key lookups, plain filters, classic updates) run on the calling thread; anything that
- * evaluates aggregation expressions runs on the evaluator's threads under a deadline and a heap limit.
+ * evaluates aggregation expressions runs in the evaluator's processes under a deadline and a heap limit.
  */
 import { ObjectId, serialize } from "bson";
 import { DataServiceError } from "../errors.js";
@@ -48,10 +48,10 @@ export interface EmbeddedOptions {
    * Default 5000.
    */
   operationTimeMs?: number;
-  /** Heap of each evaluator thread, in MB; an operation that needs more fails with ExceededMemoryLimit. Default 256. */
+  /** Heap of each evaluator process, in MB; an operation that needs more fails with ExceededMemoryLimit. Default 256. */
   operationMemoryMb?: number;
-  /** Evaluator threads of this data source; more such operations at once wait for one. Default 2. */
-  evaluatorThreads?: number;
+  /** Evaluator processes of this data source; more such operations at once wait for one. Default 2. */
+  evaluatorProcesses?: number;
 }
 
 export const EVALUATOR_DEFAULTS: EvaluatorLimits = { timeMs: 5_000, memoryMb: 256, threads: 2 };
@@ -61,7 +61,7 @@ export async function createEmbeddedDataService(options: EmbeddedOptions): Promi
   const limits: EvaluatorLimits = {
     timeMs: positiveInteger(options.operationTimeMs, "operationTimeMs", EVALUATOR_DEFAULTS.timeMs),
     memoryMb: positiveInteger(options.operationMemoryMb, "operationMemoryMb", EVALUATOR_DEFAULTS.memoryMb),
-    threads: positiveInteger(options.evaluatorThreads, "evaluatorThreads", EVALUATOR_DEFAULTS.threads),
+    threads: positiveInteger(options.evaluatorProcesses, "evaluatorProcesses", EVALUATOR_DEFAULTS.threads),
   };
   const service = new EmbeddedDataService(options.name, new Store(options.name, options.dataDir, options.synchronous ?? "full"), new Evaluator(limits));
   for (const ix of options.uniqueIndexes ?? [])
