@@ -47,7 +47,9 @@ class Turns<T> {
 
 export class HeavyLane {
   private running = 0;
-  private readonly turns = new Turns<SliceStart>();
+  private readonly turns = new Turns<{ appId: string; start: SliceStart }>();
+  /** Slices per app waiting or running: an app keeps its place in the lane while it has any. */
+  private readonly held = new Map<string, number>();
 
   constructor(readonly slots: number) {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`heavy lane slots must be a positive integer, got ${slots}`);
@@ -55,8 +57,14 @@ export class HeavyLane {
 
   /** Runs `start` now if a slot is free and no app is waiting, else when the app's turn comes. */
   enter(appId: string, start: SliceStart): void {
-    this.turns.push(appId, start);
+    this.held.set(appId, (this.held.get(appId) ?? 0) + 1);
+    this.turns.push(appId, { appId, start });
     this.next();
+  }
+
+  /** Whether the app has slices waiting or running here. */
+  holds(appId: string): boolean {
+    return this.held.has(appId);
   }
 
   /** Slices waiting, all apps together. */
@@ -66,8 +74,9 @@ export class HeavyLane {
 
   private next(): void {
     while (this.running < this.slots) {
-      const start = this.turns.take();
-      if (!start) return;
+      const turn = this.turns.take();
+      if (!turn) return;
+      const { appId, start } = turn;
       this.running++;
       let slice: Promise<unknown>;
       try {
@@ -79,6 +88,9 @@ export class HeavyLane {
         .catch(() => undefined)
         .finally(() => {
           this.running--;
+          const left = this.held.get(appId)! - 1;
+          if (left > 0) this.held.set(appId, left);
+          else this.held.delete(appId);
           this.next();
         });
     }

@@ -75,6 +75,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const hostWork = new HeavyHostWork(HEAVY_HOST_WORK_MS);
   const shared: SharedLane | undefined = lane && {
     enter: (appId, start) => lane.enter(appId, start),
+    holds: (appId) => lane.holds(appId),
     enterHostWork: (appId, work) => hostWork.enter(appId, work),
     active: () => apps.size > 1,
   };
@@ -95,6 +96,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
 interface SharedLane {
   enter(appId: string, start: SliceStart): void;
+  holds(appId: string): boolean;
   enterHostWork(appId: string, work: () => void): void;
   active(): boolean;
 }
@@ -157,8 +159,10 @@ class AppPool implements AppRuntime {
     this.lastRanLong = now;
   }
 
+  /** Heavy: ran long lately, or still has slices in the lane (its turn can be minutes away when many apps are heavy). */
   private isHeavy(): boolean {
-    return this.lane !== undefined && this.heavyUntil > 0 && performance.now() < this.heavyUntil && this.lane.active();
+    if (this.lane === undefined || this.heavyUntil === 0 || !this.lane.active()) return false;
+    return performance.now() < this.heavyUntil || this.lane.holds(this.id);
   }
 
   private create(memoryMb: number): Sandbox {

@@ -20,12 +20,18 @@ describe("HeavyLane", () => {
     lane.enter("c", slice("c1"));
     expect(order).toEqual(["a1"]);
     expect(lane.waiting).toBe(4);
+    expect([lane.holds("a"), lane.holds("c"), lane.holds("z")]).toEqual([true, true, false]);
     for (let i = 0; i < 4; i++) {
       gates.shift()!();
       await tick();
     }
     // a1 ran at once; a2 was waiting before b1 and c1 arrived, but a3 waits for their turns.
     expect(order).toEqual(["a1", "a2", "b1", "c1", "a3"]);
+    expect(lane.holds("c")).toBe(false); // done: c's place in the lane is gone
+    expect(lane.holds("a")).toBe(true); // a3 still runs
+    gates.shift()!();
+    await tick();
+    expect(lane.holds("a")).toBe(false);
   });
 
   it("a slice that throws or rejects frees its slot", async () => {
