@@ -68,13 +68,14 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
   return new Response(body as ConstructorParameters<typeof Response>[0], { status: finalStatus, headers });
 }
 
-/**
- * Response headers as a plain record (lower-case name -> value) when every name has one value, the
- * common case: @hono/node-server hands a record to writeHead as it is, where a Headers object is
- * converted entry by entry. Several values for one name (Set-Cookie) need Headers to stay separate lines.
- */
 type ResponseHeaders = Record<string, string> | Headers;
 
+/**
+ * Response headers as a prototype-less record (lower-case name -> value) when every name has one value,
+ * the common case: @hono/node-server hands a record to writeHead as it is, where it copies a Headers
+ * object into a plain object (which loses a header named __proto__). Several values for one name
+ * (Set-Cookie) need Headers to stay separate lines.
+ */
 function responseHeaders(recorded: RecordedResponse["headers"]): ResponseHeaders {
   let count = 0;
   let bytes = 0;

@@ -71,19 +71,15 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   widenTimerSlack(pool.timerSlackUs);
   const apps = new Set<AppPool>();
   // The lane only matters between tenants: a single app keeps all its threads.
-  const lane = pool.heavyThreads > 0 ? new HeavyLane(pool.heavyThreads) : undefined;
-  const hostWork = new HeavyHostWork(HEAVY_HOST_WORK_MS);
-  const shared: SharedLane | undefined = lane && {
-    enter: (appId, start) => lane.enter(appId, start),
-    holds: (appId) => lane.holds(appId),
-    enterHostWork: (appId, work) => hostWork.enter(appId, work),
-    active: () => apps.size > 1,
-  };
+  const heavy: HeavyApps | undefined =
+    pool.heavyThreads > 0
+      ? { lane: new HeavyLane(pool.heavyThreads), hostWork: new HeavyHostWork(HEAVY_HOST_WORK_MS), active: () => apps.size > 1 }
+      : undefined;
   let closed = false;
   return {
     app(definition) {
       if (closed) throw new Error("runtime is closed");
-      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, shared, () => apps.delete(app));
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, () => apps.delete(app));
       apps.add(app);
       return app;
     },
@@ -94,10 +90,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   };
 }
 
-interface SharedLane {
-  enter(appId: string, start: SliceStart): void;
-  holds(appId: string): boolean;
-  enterHostWork(appId: string, work: () => void): void;
+/** What a runtime's apps share for their heavy moments (see heavy-lane.ts). */
+interface HeavyApps {
+  lane: HeavyLane;
+  hostWork: HeavyHostWork;
+  /** The lane applies while the runtime serves more than one app. */
   active(): boolean;
 }
 
@@ -121,7 +118,7 @@ class AppPool implements AppRuntime {
     private readonly limits: Limits,
     private readonly pool: PoolSettings,
     private readonly serviceClients: Record<string, string>,
-    private readonly lane: SharedLane | undefined,
+    private readonly heavy: HeavyApps | undefined,
     private readonly onClose: () => void,
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
@@ -146,8 +143,8 @@ class AppPool implements AppRuntime {
       },
       heavy: () => this.isHeavy(),
       onHeavy: () => this.markHeavy(),
-      enterLane: (start: SliceStart) => this.lane!.enter(this.id, start),
-      enterHostWork: (work: () => void) => this.lane!.enterHostWork(this.id, work),
+      enterLane: (start: SliceStart) => this.heavy!.lane.enter(this.id, start),
+      enterHostWork: (work: () => void) => this.heavy!.hostWork.enter(this.id, work),
       threadNice: this.pool.threadNice,
     };
   }
@@ -161,8 +158,8 @@ class AppPool implements AppRuntime {
 
   /** Heavy: ran long lately, or still has slices in the lane (its turn can be minutes away when many apps are heavy). */
   private isHeavy(): boolean {
-    if (this.lane === undefined || this.heavyUntil === 0 || !this.lane.active()) return false;
-    return performance.now() < this.heavyUntil || this.lane.holds(this.id);
+    if (this.heavy === undefined || this.heavyUntil === 0 || !this.heavy.active()) return false;
+    return performance.now() < this.heavyUntil || this.heavy.lane.holds(this.id);
   }
 
   private create(memoryMb: number): Sandbox {
