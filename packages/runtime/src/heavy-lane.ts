@@ -48,7 +48,7 @@ class Turns<T> {
 export class HeavyLane {
   private running = 0;
   private readonly turns = new Turns<{ appId: string; start: SliceStart }>();
-  /** Slices per app waiting or running: an app keeps its place in the lane while it has any. */
+  /** Slices per app waiting for a slot: an app keeps its place in the lane while it has any. */
   private readonly held = new Map<string, number>();
 
   constructor(readonly slots: number) {
@@ -62,7 +62,7 @@ export class HeavyLane {
     this.next();
   }
 
-  /** Whether the app has slices waiting or running here. */
+  /** Whether the app has slices waiting here. */
   holds(appId: string): boolean {
     return this.held.has(appId);
   }
@@ -77,6 +77,9 @@ export class HeavyLane {
       const turn = this.turns.take();
       if (!turn) return;
       const { appId, start } = turn;
+      const left = this.held.get(appId)! - 1;
+      if (left > 0) this.held.set(appId, left);
+      else this.held.delete(appId);
       this.running++;
       let slice: Promise<unknown>;
       try {
@@ -88,9 +91,6 @@ export class HeavyLane {
         .catch(() => undefined)
         .finally(() => {
           this.running--;
-          const left = this.held.get(appId)! - 1;
-          if (left > 0) this.held.set(appId, left);
-          else this.held.delete(appId);
           this.next();
         });
     }

@@ -51,10 +51,21 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
 });
 
 /**
- * Two calls of an app that ran long within this window make it heavy, until this long after the last
- * (ms). One is not enough: a garbage collection or a cold start can make a single quick call look long.
+ * An app is heavy while the long work its calls did lately (ms, see SandboxOptions.onRanLong; a call counts
+ * as its longest event, up to this much) adds up to this much...
  */
-const HEAVY_FOR_MS = 10_000;
+const HEAVY_EVIDENCE_MS = 50;
+/**
+ * ...fading with this time constant (ms). One quick call that looks long (a garbage collection of the
+ * host during its slice: 11 ms measured under attack) is not enough; a few within seconds are.
+ */
+const HEAVY_FADE_MS = 10_000;
+/**
+ * ...and for this long (ms) after a call hit its CPU or memory limit or crashed its isolate: no quick
+ * call does that by accident, and a tenant that does it again and again would otherwise get a first
+ * slice on the event loop (20 ms of it) each time its evidence had faded.
+ */
+const HEAVY_AFTER_LIMIT_MS = 60_000;
 /** Event-loop time heavy apps' host work may take per turn of the loop (ms). */
 const HEAVY_HOST_WORK_MS = 2;
 
@@ -108,10 +119,11 @@ class AppPool implements AppRuntime {
   private closed = false;
   /** Set for good once one of this app's continuations ran long (see Sandbox.settle). */
   private asyncContinuations: boolean;
-  /** Until when (performance.now()) this app is heavy: its slices go through the runtime's heavy lane. */
+  /** Long work (ms) its calls did lately, as of `evidenceAt`, fading (see HEAVY_EVIDENCE_MS). */
+  private evidenceMs = 0;
+  private evidenceAt = 0;
+  /** Until when (performance.now()) it is heavy for a limit it hit. */
   private heavyUntil = 0;
-  /** When one of its calls last ran long. */
-  private lastRanLong = -Infinity;
 
   constructor(
     definition: AppDefinition,
@@ -142,24 +154,45 @@ class AppPool implements AppRuntime {
         this.asyncContinuations = true;
       },
       heavy: () => this.isHeavy(),
-      onHeavy: () => this.markHeavy(),
-      enterLane: (start: SliceStart) => this.heavy!.lane.enter(this.id, start),
-      enterHostWork: (work: () => void) => this.heavy!.hostWork.enter(this.id, work),
+      onRanLong: (fromMs: number, toMs: number) => this.ranLong(fromMs, toMs),
+      enterLane: (start: SliceStart) => {
+        const shared = this.shared();
+        shared?.lane.enter(this.id, start);
+        return shared !== undefined;
+      },
+      enterHostWork: (work: () => void) => {
+        const shared = this.shared();
+        shared?.hostWork.enter(this.id, work);
+        return shared !== undefined;
+      },
       threadNice: this.pool.threadNice,
     };
   }
 
-  /** A call of this app ran long (see SandboxOptions.onHeavy). */
-  private markHeavy(): void {
-    const now = performance.now();
-    if (now - this.lastRanLong < HEAVY_FOR_MS) this.heavyUntil = now + HEAVY_FOR_MS;
-    this.lastRanLong = now;
+  /** The lane and host-work turns, while this app shares them with other apps. */
+  private shared(): HeavyApps | undefined {
+    return this.heavy?.active() ? this.heavy : undefined;
   }
 
-  /** Heavy: ran long lately, or still has slices in the lane (its turn can be minutes away when many apps are heavy). */
+  /** A call of this app ran long (see SandboxOptions.onRanLong). */
+  private ranLong(fromMs: number, toMs: number): void {
+    if (toMs === Infinity) this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
+    this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
+    this.evidenceAt = performance.now();
+  }
+
+  private evidence(): number {
+    return this.evidenceMs === 0 ? 0 : this.evidenceMs * Math.exp(-(performance.now() - this.evidenceAt) / HEAVY_FADE_MS);
+  }
+
+  /**
+   * Heavy: its slices go through the runtime's heavy lane, its host work waits for turns. While its long
+   * work adds up, or it still has slices in the lane (its turn can be minutes away when many apps are heavy).
+   */
   private isHeavy(): boolean {
-    if (this.heavy === undefined || this.heavyUntil === 0 || !this.heavy.active()) return false;
-    return performance.now() < this.heavyUntil || this.heavy.lane.holds(this.id);
+    const shared = this.evidenceMs === 0 ? undefined : this.shared();
+    if (shared === undefined) return false;
+    return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
   }
 
   private create(memoryMb: number): Sandbox {

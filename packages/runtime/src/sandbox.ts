@@ -71,12 +71,16 @@ export interface SandboxOptions {
   onLongContinuation: () => void;
   /** Whether this app's slices go through the heavy lane (it ran long lately, and other apps share the runtime). */
   heavy: () => boolean;
-  /** Told (once per call) when a call of this app ran long: a CPU-bound slice, a long continuation, a CPU or memory limit, a crash. */
-  onHeavy: () => void;
-  /** Queues a slice in the heavy lane (see heavy-lane.ts). */
-  enterLane: (start: SliceStart) => void;
-  /** Queues host work a heavy app asked for (see HeavyHostWork). */
-  enterHostWork: (work: () => void) => void;
+  /**
+   * Told when a call of this app ran long: the longest such event of the call so far went from `fromMs` to
+   * `toMs` (Infinity for a CPU or memory limit or a crash). Events: a CPU-bound slice or continuation
+   * (its CPU ms), the event-loop time its host work took.
+   */
+  onRanLong: (fromMs: number, toMs: number) => void;
+  /** Queues a slice in the heavy lane (see heavy-lane.ts); false when the runtime has no lane to share. */
+  enterLane: (start: SliceStart) => boolean;
+  /** Queues host work for its app's turn (see HeavyHostWork); false when the runtime has no turns to take. */
+  enterHostWork: (work: () => void) => boolean;
   /** Nice value for isolated-vm's threads (0: leave them as they are); see thread-priority.ts. */
   threadNice: number;
 }
@@ -95,13 +99,21 @@ interface ActiveCall {
   bridge: HostBridge;
   mode: "sync" | "async";
   queued: [number, string, string][]; // async host ops asked for during a synchronous slice
+  /** Host answers waiting for the call's next slice: (reqId, ok, payload) triples, flattened. */
+  answers: (number | boolean | string)[];
+  /** Event-loop time (ms) the call's continuations and host work took (see heldLoop). */
+  loopMs: number;
   pending: number;
   hostCalls: number;
   timers: Set<NodeJS.Timeout>;
   /** A slice of this call is running (host callbacks arrive within it, or are handled after it). */
   inSlice: boolean;
-  /** The app has been told this call ran long (see ranLong). */
-  ranLong?: boolean;
+  /** Its code ran long (see ranLong): its later slices go through the heavy lane. */
+  longCpu?: boolean;
+  /** It held the event loop long (see heldLoop): its host work waits for turns, it resumes off the loop. */
+  longLoop?: boolean;
+  /** Its longest long event so far (ms, see SandboxOptions.onRanLong). */
+  longestMs: number;
   /** Unhandled rejections isolated-vm reported during this call's slices. */
   rejections: string[];
   failure?: CallError;
@@ -134,7 +146,7 @@ export class Sandbox {
     this.context = this.isolate.createContextSync();
     const g = this.context.global;
     g.setSync("__restitch_host_sync", new ivm.Callback((id: number, op: string, payload: string) => this.onSync(id, op, payload)));
-    g.setSync("__restitch_host_start", new ivm.Callback((id: number, req: number, op: string, payload: string) => this.onStart(id, req, op, payload), { ignored: true }));
+    g.setSync("__restitch_host_start", new ivm.Callback((id: number, ...starts: unknown[]) => this.onStart(id, starts), { ignored: true }));
     g.setSync("__restitch_host_done", new ivm.Callback((id: number, kind: string, value: string, logs: string, response: string) => this.onDone(id, kind, value, logs, response)));
     compile(this.isolate, `(${guestPolyfills.toString()})(__restitch_host_sync)`, "restitch-internal:polyfills").runSync(this.context);
     compile(this.isolate, BSON_BUNDLE, "restitch-internal:bson").runSync(this.context);
@@ -234,6 +246,9 @@ export class Sandbox {
       mode: "sync",
       inSlice: true,
       queued: [],
+      answers: [],
+      loopMs: 0,
+      longestMs: 0,
       pending: 0,
       hostCalls: 0,
       timers: new Set(),
@@ -288,7 +303,8 @@ export class Sandbox {
       lowerIsolateThreads(this.options.threadNice);
       const cpuBefore = this.isolate.cpuTime;
       const ran = () => {
-        if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - cpuBefore) / 1e6 > HEAVY_SLICE_MS) this.ranLong(call);
+        const usedMs = this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+        if (usedMs > HEAVY_SLICE_MS) this.ranLong(call, usedMs);
       };
       return ref.apply(undefined, args as never[], { timeout: this.cpuLeft(call) }).then(
         () => {
@@ -301,8 +317,7 @@ export class Sandbox {
         },
       );
     };
-    if (this.options.heavy()) this.options.enterLane(start);
-    else void start();
+    if (!(call.longCpu || this.options.heavy()) || !this.options.enterLane(start)) void start();
   }
 
   private firstSlice(call: ActiveCall, runArgs: () => unknown[]): void {
@@ -319,10 +334,17 @@ export class Sandbox {
     }
     // The wall-clock deadline matters only once the call outlives its first (bounded) slice.
     if (!call.finished && !call.outcome) this.armDeadline(call);
+    // A slice that used half its budget ran long, finished or not (a 17 MB result took 15 ms of the loop);
+    // an overrun that did not use the CPU (preempted past its deadline) did not.
+    const firstMs = this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
+    if (firstMs >= this.options.syncSliceMs / 2) {
+      // Only an overrun is re-run in the lane; a finished or waiting call stays where it is.
+      if (overran) this.ranLong(call, firstMs);
+      else this.tellApp(call, firstMs);
+    }
     if (overran && !call.finished) {
-      // An overrun is heavy only if the slice used the CPU: a quick one preempted past its deadline is not.
-      if (!this.isolate.isDisposed && Number(this.isolate.cpuTime - call.cpuStart) / 1e6 >= this.options.syncSliceMs / 2) this.ranLong(call);
-      // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
+      // Re-run from scratch on the asynchronous path (the heavy lane, when the slice ran long); nothing the
+      // abandoned slice asked for has started.
       call.queued = [];
       call.hostCalls = 0;
       call.failure = undefined;
@@ -332,11 +354,20 @@ export class Sandbox {
     this.afterSlice(call);
   }
 
-  /** Tells the app, once per call, that this call ran long (towards making the app heavy). */
-  private ranLong(call: ActiveCall): void {
-    if (call.ranLong) return;
-    call.ranLong = true;
-    this.options.onHeavy();
+  /**
+   * The call's code ran long (`ms` of CPU in one slice): its later slices share the heavy lane with other
+   * long work, and its app is told (once per call) towards becoming heavy.
+   */
+  private ranLong(call: ActiveCall, ms: number): void {
+    call.longCpu = true;
+    this.tellApp(call, ms);
+  }
+
+  /** Tells the app when this is the call's longest event so far (a call counts once, as its longest). */
+  private tellApp(call: ActiveCall, ms: number): void {
+    if (ms <= call.longestMs) return;
+    this.options.onRanLong(call.longestMs, ms);
+    call.longestMs = ms;
   }
 
   private armDeadline(call: ActiveCall): void {
@@ -383,7 +414,7 @@ export class Sandbox {
     if (this.isTimeout(e)) this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
     else if (/memory limit/i.test(message) || this.isolate.isDisposed) this.fail(call, callError("memory", `memory limit exceeded (${this.options.memoryMb} MB)`));
     else this.fail(call, callError("crashed", `the isolate failed: ${message}`));
-    this.ranLong(call);
+    this.ranLong(call, Infinity);
     this.dispose();
   }
 
@@ -398,7 +429,7 @@ export class Sandbox {
       return;
     }
     if (usedMs > call.limits.cpuTimeMs) {
-      this.ranLong(call);
+      this.ranLong(call, Infinity);
       this.fail(call, callError("cpu", `CPU time limit exceeded (${call.limits.cpuTimeMs} ms)`));
       this.dispose();
       return;
@@ -493,34 +524,44 @@ export class Sandbox {
     throw new TypeError(`unknown host operation ${JSON.stringify(op)}`);
   }
 
-  private onStart(id: number, req: number, op: string, payload: string): void {
+  /** Host ops a call asked for in one turn of its microtasks: (reqId, op, payload) triples, flattened. */
+  private onStart(id: number, starts: unknown[]): void {
     const call = this.calls.get(id);
     if (!call || call.finished) return;
-    try {
-      this.countHostCall(call);
-      call.pending++;
-      if (call.pending > call.limits.maxPendingHostCalls) {
-        call.failure ??= callError("host-calls", `exceeded max async work queue size of ${call.limits.maxPendingHostCalls}`);
-        throw call.failure;
+    for (let i = 0; i + 2 < starts.length; i += 3) {
+      const req = starts[i];
+      const op = starts[i + 1];
+      const payload = starts[i + 2];
+      if (typeof req !== "number" || typeof op !== "string" || typeof payload !== "string") return;
+      try {
+        this.countHostCall(call);
+        call.pending++;
+        if (call.pending > call.limits.maxPendingHostCalls) {
+          call.failure ??= callError("host-calls", `exceeded max async work queue size of ${call.limits.maxPendingHostCalls}`);
+          throw call.failure;
+        }
+      } catch {
+        // Within a slice, afterSlice reports the failure; a request delivered after its slice ended must.
+        if (!call.inSlice) this.afterSlice(call);
+        return;
       }
-    } catch {
-      // Within a slice, afterSlice reports the failure; a request delivered after its slice ended must.
-      if (!call.inSlice) this.afterSlice(call);
-      return;
+      if (call.mode === "sync") call.queued.push([req, op, payload]);
+      else this.beginOp(call, req, op, payload);
     }
-    if (call.mode === "sync") call.queued.push([req, op, payload]);
-    else this.beginOp(call, req, op, payload);
   }
 
-  /** Starts a host operation now, or in its app's turn when the app is heavy. */
+  /** Starts a host operation now, or in its app's turn when the app is heavy or the call ran long. */
   private beginOp(call: ActiveCall, req: number, op: string, payload: string): void {
-    if (!this.options.heavy()) return this.startOp(call, req, op, payload);
-    this.options.enterHostWork(() => {
-      if (!call.finished && !this.disposed) this.startOp(call, req, op, payload);
-    });
+    const inTurn =
+      (call.longLoop || call.longCpu || this.options.heavy()) &&
+      this.options.enterHostWork(() => {
+        if (!call.finished && !this.disposed) this.startOp(call, req, op, payload);
+      });
+    if (!inTurn) this.startOp(call, req, op, payload);
   }
 
   private startOp(call: ActiveCall, req: number, op: string, payload: string): void {
+    const started = performance.now();
     let work: Promise<unknown>;
     try {
       const args = codec.decode(payload);
@@ -529,6 +570,7 @@ export class Sandbox {
     } catch (e) {
       work = Promise.reject(e);
     }
+    this.heldLoop(call, started); // a store's query runs right here, on the event loop
     const failed = (e: unknown) => this.settle(call, req, false, JSON.stringify(safeError(e)));
     work.then((v) => {
       // An answer the codec cannot write is the call's error: a throw here would be an unhandled rejection.
@@ -565,36 +607,55 @@ export class Sandbox {
   }
 
   /**
-   * Resume a call with a host answer. Synchronously by default: a thread hop through isolated-vm's pool
-   * costs ~5x the whole continuation (measured: 77 µs vs 600 µs per awaited service call). A
-   * continuation that runs long (LONG_SLICE_MS) tells the pool, which sends that app's later
-   * continuations through the pool threads so that one tenant's CPU-bound code cannot keep holding the
-   * event loop; the slow one itself still ends within its CPU budget.
+   * A host answer for a call: delivered with every other answer that arrives before the next turn of the
+   * event loop, in one slice (a query flood of 500 answers resumes its call once, not 500 times).
    */
   private settle(call: ActiveCall, req: number, ok: boolean, payload: string): void {
     call.pending--;
     if (call.finished || this.disposed) return;
-    const args = [call.id, req, ok, payload];
-    if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
+    call.answers.push(req, ok, payload);
     // Through setImmediate, not straight from the answer's promise: a call awaiting host answers that
     // resolve at once would otherwise keep the event loop in microtasks (no I/O, no deadline timer).
-    setImmediate(() => {
-      if (call.finished || this.disposed) return;
-      // Another continuation of the app may have run long while this one waited for its turn.
-      if (this.options.asyncContinuations()) return this.asyncSlice(call, this.settleRef, args);
-      const before = this.isolate.cpuTime;
-      const wallBefore = performance.now();
-      const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
-      // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
-      // held the event loop longest, and without the switch every later call could do it again.
-      const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
-      if (heldMs > LONG_SLICE_MS) {
-        this.options.onLongContinuation();
-        this.ranLong(call);
-      }
-      if (failed) return this.afterFailedSlice(call, failed.error);
-      this.afterSlice(call);
-    });
+    if (call.answers.length === 3) setImmediate(() => this.deliver(call));
+  }
+
+  /**
+   * Resume a call with its host answers. Synchronously by default: a thread hop through isolated-vm's pool
+   * costs ~5x the whole continuation (measured: 77 µs vs 600 µs per awaited service call). A
+   * continuation that runs long (LONG_SLICE_MS) tells the pool, which sends that app's later
+   * continuations through the pool threads so that one tenant's CPU-bound code cannot keep holding the
+   * event loop; the slow one itself still ends within its CPU budget. A call that has held the event
+   * loop too long, or a heavy app's, resumes off the event loop as well.
+   */
+  private deliver(call: ActiveCall): void {
+    if (call.finished || this.disposed) return;
+    const args = [call.id, ...call.answers];
+    call.answers = [];
+    if (this.options.asyncContinuations() || call.longCpu || call.longLoop || this.options.heavy()) return this.asyncSlice(call, this.settleRef, args);
+    const before = this.isolate.cpuTime;
+    const wallBefore = performance.now();
+    const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
+    // Checked before a failure is handled: a continuation that ran into its CPU limit is the one that
+    // held the event loop longest, and without the switch every later call could do it again.
+    const heldMs = this.isolate.isDisposed ? performance.now() - wallBefore : Number(this.isolate.cpuTime - before) / 1e6;
+    if (heldMs > LONG_SLICE_MS) {
+      this.options.onLongContinuation();
+      this.ranLong(call, heldMs);
+    } else this.heldLoop(call, wallBefore);
+    if (failed) return this.afterFailedSlice(call, failed.error);
+    this.afterSlice(call);
+  }
+
+  /**
+   * Counts event-loop time a call took since `since` (its continuations, the host work it asked for). Past
+   * half a first slice of it, its host work waits for turns and it resumes off the loop (a flood of
+   * queries that each take microseconds held the loop for seconds), and its app is told how much.
+   */
+  private heldLoop(call: ActiveCall, since: number): void {
+    call.loopMs += performance.now() - since;
+    if (call.loopMs < this.options.syncSliceMs / 2) return;
+    call.longLoop = true;
+    this.tellApp(call, call.loopMs);
   }
 
   private onDone(id: number, kind: string, value: string, logs: string, response: string): void {

@@ -27,11 +27,10 @@ describe("HeavyLane", () => {
     }
     // a1 ran at once; a2 was waiting before b1 and c1 arrived, but a3 waits for their turns.
     expect(order).toEqual(["a1", "a2", "b1", "c1", "a3"]);
-    expect(lane.holds("c")).toBe(false); // done: c's place in the lane is gone
-    expect(lane.holds("a")).toBe(true); // a3 still runs
+    // Nothing waits any more: a3 runs, and a running slice is no place in the queue.
+    expect([lane.holds("a"), lane.holds("c"), lane.waiting]).toEqual([false, false, 0]);
     gates.shift()!();
     await tick();
-    expect(lane.holds("a")).toBe(false);
   });
 
   it("a slice that throws or rejects frees its slot", async () => {
@@ -112,6 +111,15 @@ describe("heavy apps in a runtime serving several apps", () => {
     expect(Math.max(...hogs.map((h) => h.at))).toBeGreaterThanOrEqual(0.95 * cpu);
   });
 
+  it("a CPU limit hit makes its app heavy at once (no quick call hits one by accident); other apps stay quick", async () => {
+    const [hog, quick] = apps(1, ["hog", "quick"]);
+    const r = await hog!.call({ source: { source: "exports = () => { for (;;) {} };" }, limits: { cpuTimeMs: 60 } });
+    expect(r.error?.kind).toBe("cpu");
+    expect(hog!.stats().heavy).toBe(true);
+    expect((await call(quick!, 1)).ok).toBe(true);
+    expect(quick!.stats().heavy).toBe(false);
+  });
+
   it("a runtime with one app keeps every thread for it: its app is never heavy", async () => {
     const [only] = apps(1, ["only"]);
     for (let i = 0; i < 3; i++) expect((await call(only!, LONG)).ok).toBe(true);
@@ -122,5 +130,78 @@ describe("heavy apps in a runtime serving several apps", () => {
     const [hog] = apps(0, ["hog", "other"]);
     for (let i = 0; i < 3; i++) expect((await call(hog!, LONG)).ok).toBe(true);
     expect(hog!.stats().heavy).toBe(false);
+  });
+});
+
+describe("host-call floods (spec 4: a tenant's quick host calls must not take the event loop)", () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.close();
+    runtime = undefined;
+  });
+
+  // Each op holds the event loop for `OP_MS` of wall time, like a store query that runs inline.
+  const OP_MS = 1;
+  const hold = () => {
+    const until = performance.now() + OP_MS;
+    while (performance.now() < until);
+  };
+  const client = `(function (invoke) { return { op: (...a) => invoke("op", a) }; })`;
+  const flood = `exports = async (n) => { const s = context.services.get("svc"); const got = await Promise.all(Array.from({ length: n }, (_, i) => s.op(i))); return got.reduce((a, b) => a + b, 0); };`;
+
+  /** Runs the apps' calls while counting turns of the event loop; records which turn each op ran in. */
+  function setUp(ids: string[], options: { asyncContinuations?: boolean } = {}) {
+    runtime = createRuntime({ pool: { heavyThreads: 1, ...options }, serviceClients: { svc: client } });
+    const opsByTurn = new Map<number, number>();
+    let turn = 0;
+    let counting = true;
+    const count = () => {
+      turn++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const services = {
+      svc: {
+        type: "svc",
+        invoke: async (_method: string, [i]: unknown[]) => {
+          hold();
+          opsByTurn.set(turn, (opsByTurn.get(turn) ?? 0) + 1);
+          return i as number;
+        },
+      },
+    };
+    const apps = ids.map((id) => runtime!.app({ id, functions: { flood: { source: flood } } }));
+    const call = (app: AppRuntime, n: number) => app.call({ functionName: "flood", args: [n], bridge: { services } });
+    return { apps, call, opsByTurn, stop: () => (counting = false) };
+  }
+
+  it("a call that held the loop past half a slice takes its host work in turns; after a few such calls its app is heavy", async () => {
+    const { apps, call, opsByTurn, stop } = setUp(["flood", "quiet"]);
+    const [flooder, quiet] = apps;
+    expect((await call(flooder!, 100)).value).toBe(4950);
+    stop();
+    // Ops ran at once until the call had held the loop for ~10 ms, then a couple per turn (2 ms budget).
+    const perTurn = [...opsByTurn.values()];
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(Math.ceil(10 / OP_MS) + 1);
+    expect(perTurn.length).toBeGreaterThanOrEqual(20);
+    expect(flooder!.stats().heavy).toBe(false); // one such call is not enough
+    await call(flooder!, 100);
+    await call(flooder!, 100);
+    expect(flooder!.stats().heavy).toBe(true);
+    expect((await call(quiet!, 3)).value).toBe(3);
+    expect(quiet!.stats().heavy).toBe(false);
+  });
+
+  it("hundreds of host calls in one Promise.all answer each promise, on the event loop and on isolated-vm's threads", async () => {
+    for (const asyncContinuations of [false, true]) {
+      const { apps, call, stop } = setUp(["batch"], { asyncContinuations });
+      const fine = `exports = async () => { const s = context.services.get("svc"); const got = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => s.op(i))); return got.map((g) => (g.status === "fulfilled" ? g.value : g.reason.message)); };`;
+      const r = await apps[0]!.call({ source: { source: fine }, bridge: { services: { svc: { type: "svc", invoke: async (_m: string, [i]: unknown[]) => (i === 7 ? Promise.reject(new Error("seven is refused")) : i) } } } });
+      stop();
+      expect(r.hostCalls).toBe(500);
+      expect(r.value).toEqual(Array.from({ length: 500 }, (_, i) => (i === 7 ? "seven is refused" : i)));
+      await runtime!.close();
+      runtime = undefined;
+    }
   });
 });

@@ -7,9 +7,11 @@
  *
  * Host interface (set as globals by the host, captured and deleted here):
  *   __restitch_host.sync(callId, op, payload) -> "1"+encoded | "0"+errorJson   (synchronous host ops)
- *   __restitch_host.start(callId, reqId, op, payload)                          (async host ops; answer via settle)
+ *   __restitch_host.start(callId, reqId, op, payload, reqId, op, payload, …)   (async host ops asked for in one
+ *                                                                              turn of microtasks; answers via settle)
  *   __restitch_host.done(callId, kind, value, logsJson, responseJson)          (a call finished)
- * Returns the entry points the host keeps References to: {run, settle, define}.
+ * Returns the entry points the host keeps References to: {run, settle, define}; settle takes
+ * (callId, reqId, ok, payload, reqId, ok, payload, …), every answer that arrived since the last one.
  */
 export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClientSources: Record<string, string>, modulesSource: string, bytes: any): any {
   "use strict";
@@ -43,13 +45,23 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     throw err;
   }
 
+  // Async host ops go to the host in batches, one per turn of microtasks: `Promise.all` of 500 queries is
+  // one crossing instead of 500 (from isolated-vm's threads each crossing is a task on the event loop).
+  const resolvedPromise = PromiseCtor.resolve();
   function callAsync(op, args) {
     const state = cur();
     const reqId = ++state.nextReq;
     return new PromiseCtor((resolve, reject) => {
       state.pending.set(reqId, { resolve, reject });
-      hostStart(state.id, reqId, op, codec.encode(args));
+      const starts = state.starts;
+      starts.push(reqId, op, codec.encode(args));
+      if (starts.length === 3) resolvedPromise.then(() => flushStarts(state));
     });
+  }
+  function flushStarts(state) {
+    const starts = state.starts;
+    state.starts = [];
+    if (!state.closed) hostStart(state.id, ...starts);
   }
 
   // ---- BSON / EJSON as App Services exposes them ---------------------------------------------------
@@ -397,6 +409,7 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       closed: false,
       nextReq: 0,
       pending: new MapCtor(),
+      starts: [],
       clients: new MapCtor(),
       timers: new MapCtor(),
       timerSeq: 0,
@@ -442,10 +455,13 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     }
   }
 
-  function settle(callId, reqId, ok, payload) {
+  function settle(callId) {
     const state = states.get(callId);
     if (!state) return; // the call finished; its late answers go nowhere
     current = state;
+    for (let i = 1; i + 2 < arguments.length; i += 3) answer(state, arguments[i], arguments[i + 1], arguments[i + 2]);
+  }
+  function answer(state, reqId, ok, payload) {
     const p = state.pending.get(reqId);
     if (!p) return;
     state.pending.delete(reqId);
