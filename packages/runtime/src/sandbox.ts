@@ -108,7 +108,7 @@ interface ActiveCall {
   timers: Set<NodeJS.Timeout>;
   /** A slice of this call is running (host callbacks arrive within it, or are handled after it). */
   inSlice: boolean;
-  /** Its code ran long (see ranLong): its later slices go through the heavy lane. */
+  /** Its code ran long (see ranLong): its host work waits for turns, it resumes off the loop. */
   longCpu?: boolean;
   /** It held the event loop long (see heldLoop): its host work waits for turns, it resumes off the loop. */
   longLoop?: boolean;
@@ -317,7 +317,7 @@ export class Sandbox {
         },
       );
     };
-    if (!(call.longCpu || this.options.heavy()) || !this.options.enterLane(start)) void start();
+    if (!this.options.heavy() || !this.options.enterLane(start)) void start();
   }
 
   private firstSlice(call: ActiveCall, runArgs: () => unknown[]): void {
@@ -338,13 +338,12 @@ export class Sandbox {
     // an overrun that did not use the CPU (preempted past its deadline) did not.
     const firstMs = this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
     if (firstMs >= this.options.syncSliceMs / 2) {
-      // Only an overrun is re-run in the lane; a finished or waiting call stays where it is.
+      // Only an overrun re-runs (off the loop); a finished or waiting call stays where it is.
       if (overran) this.ranLong(call, firstMs);
       else this.tellApp(call, firstMs);
     }
     if (overran && !call.finished) {
-      // Re-run from scratch on the asynchronous path (the heavy lane, when the slice ran long); nothing the
-      // abandoned slice asked for has started.
+      // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.
       call.queued = [];
       call.hostCalls = 0;
       call.failure = undefined;
@@ -355,8 +354,9 @@ export class Sandbox {
   }
 
   /**
-   * The call's code ran long (`ms` of CPU in one slice): its later slices share the heavy lane with other
-   * long work, and its app is told (once per call) towards becoming heavy.
+   * The call's code ran long (`ms` of CPU in one slice): its host work waits for turns, it resumes off the
+   * event loop, and its app is told (towards becoming heavy). Its later slices stay off the lane until its
+   * app is heavy: one long call of a quick app must not queue behind heavy apps' 10 s slices.
    */
   private ranLong(call: ActiveCall, ms: number): void {
     call.longCpu = true;
