@@ -1,8 +1,8 @@
 /**
  * Where heavy apps run. An app whose calls recently ran long (a first slice past its budget, a long
- * continuation, a CPU or memory limit hit) is "heavy" for a while; in a runtime serving several apps,
- * a heavy app's slices skip the event loop and wait for one of a few lane slots, taken by heavy apps in
- * turn (round-robin per app, FIFO within one). Without the lane, each heavy call ran on a thread of
+ * continuation, event-loop time taken by host work, a CPU or memory limit hit; see runtime.ts) is
+ * "heavy" for a while; in a runtime serving several apps, a heavy app's slices skip the event loop and
+ * wait for one of a few lane slots, taken by heavy apps in turn (round-robin per app, FIFO within one). Without the lane, each heavy call ran on a thread of
  * its own and a handful of tenants burning their CPU budgets took the cores from the event loop that
  * answers every app (hostile load test: the normal app got 47 of its 500 req/s). With it, the heavy
  * apps together use at most `slots` threads; other apps' slices never wait for the lane.
@@ -37,6 +37,11 @@ class Turns<T> {
     return this.queues.size === 0;
   }
 
+  /** Whether the app has items waiting. */
+  has(appId: string): boolean {
+    return this.queues.has(appId);
+  }
+
   /** Items waiting, all apps together. */
   get size(): number {
     let n = 0;
@@ -47,9 +52,7 @@ class Turns<T> {
 
 export class HeavyLane {
   private running = 0;
-  private readonly turns = new Turns<{ appId: string; start: SliceStart }>();
-  /** Slices per app waiting for a slot: an app keeps its place in the lane while it has any. */
-  private readonly held = new Map<string, number>();
+  private readonly turns = new Turns<SliceStart>();
 
   constructor(readonly slots: number) {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`heavy lane slots must be a positive integer, got ${slots}`);
@@ -57,14 +60,13 @@ export class HeavyLane {
 
   /** Runs `start` now if a slot is free and no app is waiting, else when the app's turn comes. */
   enter(appId: string, start: SliceStart): void {
-    this.held.set(appId, (this.held.get(appId) ?? 0) + 1);
-    this.turns.push(appId, { appId, start });
+    this.turns.push(appId, start);
     this.next();
   }
 
-  /** Whether the app has slices waiting here. */
+  /** Whether the app has slices waiting here (an app keeps its place in the lane while it has any). */
   holds(appId: string): boolean {
-    return this.held.has(appId);
+    return this.turns.has(appId);
   }
 
   /** Slices waiting, all apps together. */
@@ -74,12 +76,8 @@ export class HeavyLane {
 
   private next(): void {
     while (this.running < this.slots) {
-      const turn = this.turns.take();
-      if (!turn) return;
-      const { appId, start } = turn;
-      const left = this.held.get(appId)! - 1;
-      if (left > 0) this.held.set(appId, left);
-      else this.held.delete(appId);
+      const start = this.turns.take();
+      if (!start) return;
       this.running++;
       let slice: Promise<unknown>;
       try {
@@ -98,11 +96,11 @@ export class HeavyLane {
 }
 
 /**
- * Host work (service calls, timers) a heavy app asks for, taken in turns: at most `budgetMs` of the
- * event loop per turn of the loop, one operation per app in rotation, the rest at the next turn. The
- * lane bounds a heavy app's own code but not the host work one slice can ask for (500 queries per
- * await, again and again): run at once, that flood took the event loop from every other app (hostile
- * load test: the normal app kept 500 req/s under every other attack, and 2 req/s next to it).
+ * Host work (service calls, timers) of heavy apps and of calls that ran long, taken in turns: at most
+ * `budgetMs` of the event loop per turn of the loop, one operation per app in rotation, the rest at the
+ * next turn. The lane bounds a heavy app's own code but not the host work one slice can ask for (500
+ * queries per await, again and again): run at once, that flood took the event loop from every other app
+ * (hostile load test: the normal app kept 500 req/s under every other attack, and 2 req/s next to it).
  */
 export class HeavyHostWork {
   private readonly turns = new Turns<() => void>();

@@ -108,10 +108,8 @@ interface ActiveCall {
   timers: Set<NodeJS.Timeout>;
   /** A slice of this call is running (host callbacks arrive within it, or are handled after it). */
   inSlice: boolean;
-  /** Its code ran long (see ranLong): its host work waits for turns, it resumes off the loop. */
-  longCpu?: boolean;
-  /** It held the event loop long (see heldLoop): its host work waits for turns, it resumes off the loop. */
-  longLoop?: boolean;
+  /** Its code ran long or it held the event loop long (see ranLong, heldLoop): its host work waits for turns, it resumes off the loop. */
+  long?: boolean;
   /** Its longest long event so far (ms, see SandboxOptions.onRanLong). */
   longestMs: number;
   /** Unhandled rejections isolated-vm reported during this call's slices. */
@@ -359,7 +357,7 @@ export class Sandbox {
    * app is heavy: one long call of a quick app must not queue behind heavy apps' 10 s slices.
    */
   private ranLong(call: ActiveCall, ms: number): void {
-    call.longCpu = true;
+    call.long = true;
     this.tellApp(call, ms);
   }
 
@@ -553,7 +551,7 @@ export class Sandbox {
   /** Starts a host operation now, or in its app's turn when the app is heavy or the call ran long. */
   private beginOp(call: ActiveCall, req: number, op: string, payload: string): void {
     const inTurn =
-      (call.longLoop || call.longCpu || this.options.heavy()) &&
+      (call.long || this.options.heavy()) &&
       this.options.enterHostWork(() => {
         if (!call.finished && !this.disposed) this.startOp(call, req, op, payload);
       });
@@ -631,7 +629,7 @@ export class Sandbox {
     if (call.finished || this.disposed) return;
     const args = [call.id, ...call.answers];
     call.answers = [];
-    if (this.options.asyncContinuations() || call.longCpu || call.longLoop || this.options.heavy()) return this.asyncSlice(call, this.settleRef, args);
+    if (this.options.asyncContinuations() || call.long || this.options.heavy()) return this.asyncSlice(call, this.settleRef, args);
     const before = this.isolate.cpuTime;
     const wallBefore = performance.now();
     const failed = this.syncSlice(call, this.settleRef, args, this.cpuLeft(call));
@@ -654,7 +652,7 @@ export class Sandbox {
   private heldLoop(call: ActiveCall, since: number): void {
     call.loopMs += performance.now() - since;
     if (call.loopMs < this.options.syncSliceMs / 2) return;
-    call.longLoop = true;
+    call.long = true;
     this.tellApp(call, call.loopMs);
   }
 

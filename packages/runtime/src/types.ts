@@ -165,10 +165,11 @@ export interface RuntimeOptions {
      */
     timerSlackUs?: number;
     /**
-     * In a runtime serving several apps, an app whose calls ran long lately (a CPU-bound first slice, a
-     * long continuation, a CPU or memory limit hit; for 10 s after the last) is heavy: its calls skip the
-     * event loop and wait their turn for one of this many threads, shared round-robin by the heavy apps.
-     * Default: cores − 1, at least 1. 0 turns the lane off.
+     * In a runtime serving several apps, an app whose calls ran long lately (CPU-bound slices, long
+     * continuations, event-loop time taken by host work: 50 ms of it fading over 10 s; or a CPU or
+     * memory limit hit in the last 60 s) is heavy: its calls skip the event loop and wait their turn for
+     * one of this many threads, shared round-robin by the heavy apps. Default: cores − 1, at least 1.
+     * 0 turns the lane off.
      */
     heavyThreads?: number;
   };
