@@ -1,7 +1,7 @@
 /**
  * The embedded backend's pure evaluation: filtering, shaping, updates and pipelines over documents, with
- * no storage. The service runs these on its own thread for cheap operations, and the evaluator's worker
- * threads (evaluator-worker.ts) run the same functions for anything that can evaluate arbitrary
+ * no storage. The service runs these on its own thread for cheap operations, and the evaluator's
+ * processes (evaluator-worker.ts) run the same functions for anything that can evaluate arbitrary
  * aggregation expressions, so both give the same results.
  */
 import { Aggregator, find as mingoFind, updateOne as mingoUpdateOne } from "mingo";
@@ -197,7 +197,7 @@ export function pipelineCollections(pipeline: unknown, out = new Set<string>(), 
   return out;
 }
 
-// ---- Documents as bytes between threads -----------------------------------------------------------
+// ---- Documents as bytes between processes ---------------------------------------------------------
 
 /** Concatenated BSON documents (each starts with its own length) in one buffer, to transfer in one piece. */
 export function packBodies(bodies: readonly Uint8Array[]): Uint8Array {

@@ -18,12 +18,12 @@ import type { Document } from "../types.js";
 import type { Shaping } from "./evaluate.js";
 
 export interface EvaluatorLimits {
-  /** Deadline of one operation's evaluation, from the moment a thread starts it. */
+  /** Deadline of one operation's evaluation, from the moment a process starts it. */
   timeMs: number;
-  /** Heap of each thread (V8 old generation); also bounds the bytes of one operation's results. */
+  /** Heap of each process (V8 old generation); also bounds the bytes of one operation's results. */
   memoryMb: number;
-  /** Threads at most; operations beyond wait for one. */
-  threads: number;
+  /** Processes at most; operations beyond wait for one. */
+  processes: number;
 }
 
 export interface TaskError {
@@ -132,24 +132,19 @@ export class Evaluator {
     });
   }
 
-  /** Ends every thread; queued and running tasks fail. */
+  /** Ends every process; queued and running tasks fail. */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new DataServiceError("Internal", "the data service is closed"));
     await Promise.all([...this.slots].map((s) => this.end(s, new DataServiceError("Internal", "the data service is closed"))));
   }
 
-  /** Evaluator processes alive now (tests and stats). */
-  get threads(): number {
-    return this.slots.size;
-  }
-
   private dispatch(): void {
     while (this.queue.length) {
       const free = [...this.slots].find((s) => s.ready && !s.job);
       if (!free) {
-        if (this.slots.size < this.limits.threads) this.spawn();
-        return; // a thread that becomes ready or free dispatches again
+        if (this.slots.size < this.limits.processes) this.spawn();
+        return; // a process that becomes ready or free dispatches again
       }
       this.start(free, this.queue.shift()!);
     }

@@ -54,14 +54,14 @@ export interface EmbeddedOptions {
   evaluatorProcesses?: number;
 }
 
-export const EVALUATOR_DEFAULTS: EvaluatorLimits = { timeMs: 5_000, memoryMb: 256, threads: 2 };
+export const EVALUATOR_DEFAULTS: EvaluatorLimits = { timeMs: 5_000, memoryMb: 256, processes: 2 };
 
 export async function createEmbeddedDataService(options: EmbeddedOptions): Promise<DataService> {
   if (typeof options?.name !== "string" || options.name === "") throw new DataServiceError("InvalidParameter", "options.name must be a non-empty string");
   const limits: EvaluatorLimits = {
     timeMs: positiveInteger(options.operationTimeMs, "operationTimeMs", EVALUATOR_DEFAULTS.timeMs),
     memoryMb: positiveInteger(options.operationMemoryMb, "operationMemoryMb", EVALUATOR_DEFAULTS.memoryMb),
-    threads: positiveInteger(options.evaluatorProcesses, "evaluatorProcesses", EVALUATOR_DEFAULTS.threads),
+    processes: positiveInteger(options.evaluatorProcesses, "evaluatorProcesses", EVALUATOR_DEFAULTS.processes),
   };
   const service = new EmbeddedDataService(options.name, new Store(options.name, options.dataDir, options.synchronous ?? "full"), new Evaluator(limits));
   for (const ix of options.uniqueIndexes ?? [])
