@@ -192,6 +192,21 @@ describe("host-call floods (spec 4: a tenant's quick host calls must not take th
     expect(quiet!.stats().heavy).toBe(false);
   });
 
+  it("answers that arrive together resume their call in one slice (microtasks of the first run after the second is answered)", async () => {
+    const { apps, stop } = setUp(["together"]);
+    const source = `exports = async () => {
+      const s = context.services.get("svc"); const order = [];
+      const a = s.op(1).then(() => { order.push("a"); return Promise.resolve().then(() => order.push("a, a tick later")); });
+      const b = s.op(2).then(() => order.push("b"));
+      await Promise.all([a, b]);
+      return order;
+    };`;
+    const r = await apps[0]!.call({ source: { source }, bridge: { services: { svc: { type: "svc", invoke: async () => null } } } });
+    stop();
+    // One slice per answer would give ["a", "a, a tick later", "b"].
+    expect(r.value).toEqual(["a", "b", "a, a tick later"]);
+  });
+
   it("hundreds of host calls in one Promise.all answer each promise, on the event loop and on isolated-vm's threads", async () => {
     for (const asyncContinuations of [false, true]) {
       const { apps, call, stop } = setUp(["batch"], { asyncContinuations });
