@@ -3,6 +3,7 @@
  * statuses and codes are tabled in docs/errors.md; tenant stacks never appear here.
  */
 import type { CallError } from "@restitch/runtime";
+import { replyToResponse, type Reply } from "./reply.js";
 
 export class HttpError extends Error {
   override readonly name = "HttpError";
@@ -20,9 +21,15 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: message, error_code: code });
 }
 
-export function errorResponse(err: HttpError): Response {
+/** An HttpError as plain data (see reply.ts for how it is sent). */
+export function errorReply(err: HttpError): Reply {
   const headers: Record<string, string> = { "content-type": "application/json", ...err.headers };
-  return new Response(errorBody(err.code, err.message), { status: err.status, headers });
+  return { status: err.status, headers, body: errorBody(err.code, err.message) };
+}
+
+/** errorReply as a WHATWG Response (Hono routes, fetch hosts). */
+export function errorResponse(err: HttpError): Response {
+  return replyToResponse(errorReply(err));
 }
 
 /** Constructors for the errors the router raises itself, so status and code stay consistent. */

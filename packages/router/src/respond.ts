@@ -6,6 +6,7 @@ import type { ReturnType } from "@restitch/config";
 import type { RecordedResponse } from "@restitch/runtime";
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import { HttpError } from "./errors.js";
+import { replyToResponse, type Reply, type ReplyHeaders } from "./reply.js";
 import { serialize, type ResponseFormat } from "./serialize.js";
 
 /** Accept: application/json | application/ejson wins (whichever is listed first); else the endpoint's return_type. */
@@ -31,7 +32,7 @@ const SERVER_HEADERS = new Set(["content-length", "transfer-encoding", "connecti
 export const MAX_RESPONSE_HEADERS = 100;
 export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
 
-/** Statuses that cannot carry a body (fetch's Response refuses one). */
+/** Statuses that cannot carry a body (fetch's Response refuses one; Node would not send it). */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 export interface RespondInput {
@@ -46,7 +47,8 @@ export interface RespondInput {
   legacyWebhook?: boolean;
 }
 
-export function buildResponse({ value, recorded, respondResult, format, legacyWebhook }: RespondInput): Response {
+/** The response the function's outcome makes, as plain data (see reply.ts for how it is sent). */
+export function buildReply({ value, recorded, respondResult, format, legacyWebhook }: RespondInput): Reply {
   const status = recorded?.statusCode;
   if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 599)) {
     throw new HttpError(400, "FunctionExecutionError", `response.setStatusCode: ${status} is not a valid HTTP status (200–599)`);
@@ -65,18 +67,20 @@ export function buildResponse({ value, recorded, respondResult, format, legacyWe
     finalStatus = status ?? 204; // C16/C17: no return-value body
   }
   if (NULL_BODY.has(finalStatus)) body = null;
-  return new Response(body as ConstructorParameters<typeof Response>[0], { status: finalStatus, headers });
+  return { status: finalStatus, headers, body };
 }
 
-type ResponseHeaders = Record<string, string> | Headers;
+/** buildReply as a WHATWG Response (Hono routes, fetch hosts). */
+export function buildResponse(input: RespondInput): Response {
+  return replyToResponse(buildReply(input));
+}
 
 /**
  * Response headers as a prototype-less record (lower-case name -> value) when every name has one value,
- * the common case: @hono/node-server hands a record to writeHead as it is, where it copies a Headers
- * object into a plain object (which loses a header named __proto__). Several values for one name
- * (Set-Cookie) need Headers to stay separate lines.
+ * the common case: Node's writeHead takes a record as it is (a header named __proto__ included). Several
+ * values for one name (Set-Cookie) need [name, value] pairs to stay separate lines.
  */
-function responseHeaders(recorded: RecordedResponse["headers"]): ResponseHeaders {
+function responseHeaders(recorded: RecordedResponse["headers"]): ReplyHeaders {
   let count = 0;
   let bytes = 0;
   // No prototype: a header named __proto__ is a header like any other.
@@ -102,19 +106,20 @@ function responseHeaders(recorded: RecordedResponse["headers"]): ResponseHeaders
   if (count > MAX_RESPONSE_HEADERS) throw new HttpError(400, "FunctionExecutionError", `the response has ${count} headers, over the limit of ${MAX_RESPONSE_HEADERS}`);
   if (bytes > MAX_RESPONSE_HEADER_BYTES) throw new HttpError(400, "FunctionExecutionError", `the response headers are ${bytes} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`);
   if (record) return record;
-  const headers = new Headers();
+  const pairs: [string, string][] = [];
   for (const name in recorded) {
     if (SERVER_HEADERS.has(name.toLowerCase())) continue;
-    for (const v of recorded[name]!) headers.append(name, v);
+    for (const v of recorded[name]!) pairs.push([name, v]);
   }
-  return headers;
+  return pairs;
 }
 
-function hasHeader(headers: ResponseHeaders, lowerName: string): boolean {
-  return headers instanceof Headers ? headers.has(lowerName) : lowerName in headers;
+function hasHeader(headers: ReplyHeaders, lowerName: string): boolean {
+  return Array.isArray(headers) ? headers.some(([name]) => name.toLowerCase() === lowerName) : lowerName in headers;
 }
 
-function setHeader(headers: ResponseHeaders, lowerName: string, value: string): void {
-  if (headers instanceof Headers) headers.set(lowerName, value);
+/** Only called when the header is absent, so appending is setting. */
+function setHeader(headers: ReplyHeaders, lowerName: string, value: string): void {
+  if (Array.isArray(headers)) headers.push([lowerName, value]);
   else headers[lowerName] = value;
 }
