@@ -8,14 +8,15 @@ import net from "node:net";
 import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
 import type { AppModel } from "@restitch/config";
 import type { AppRuntime, CallError, Limits, Runtime } from "@restitch/runtime";
-import { Hono, type Context } from "hono";
+import { Hono, type Handler, type MiddlewareHandler } from "hono";
 import { appContext, appDefinition, hostBridge, type AppContext, type ServiceProvider } from "./bridge.js";
 import { checkCanEvaluate } from "./can-evaluate.js";
-import { callErrorToHttp, errorBody, errorResponse, errors, HttpError } from "./errors.js";
+import { callErrorToHttp, errorBody, errorReply, errorResponse, errors, HttpError } from "./errors.js";
 import { resolveIdentity, type RequestAuthenticator } from "./identity.js";
 import { contextRequest, requestArgument } from "./request.js";
-import { readIncoming, restoreQuerySecret } from "./webhook-incoming.js";
-import { buildResponse, responseFormat } from "./respond.js";
+import { readIncoming, restoreQuerySecret, type Incoming } from "./webhook-incoming.js";
+import { buildReply, responseFormat } from "./respond.js";
+import { replyToResponse, type Reply } from "./reply.js";
 import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
 import { validateRequest } from "./validation.js";
 import { dataApiHandler } from "./data-api.js";
@@ -83,6 +84,33 @@ export interface RestitchServer {
   listen(port?: number, host?: string): Promise<Listening>;
 }
 
+/** The Hono route of custom endpoints (also the record's route when no endpoint matched). */
+const ENDPOINT_ROUTE = "/app/:appId/endpoint/*";
+
+/** What serveEndpoint needs from the host a request came through. */
+interface EndpointRequest {
+  method: string;
+  /** The request path, without the query string. */
+  path: string;
+  notes: RequestNotes;
+  /** Reads headers, query and body within the server's limits. */
+  read(): Promise<Incoming>;
+}
+
+/** One request's bookkeeping; createServer's one instance is used by every path a request can take. */
+export interface RequestLifecycle {
+  /** Counts the request in flight; its notes, with the request id (the caller's X-Request-Id when sane). */
+  start(requestIdHeader: string | string[] | undefined): RequestNotes;
+  /** Its reply is ready: no longer in flight (close() waits for none to be). */
+  done(): void;
+  /** An error thrown while serving it, as the reply to send (non-HttpErrors are logged and become 500). */
+  failed(err: unknown, method: string, path: string, notes: RequestNotes | undefined): Reply;
+  /** Reports its CallLogEntry; undefined when nobody listens. routePattern/appIdParam fill what the handler did not note. */
+  record:
+    | ((notes: RequestNotes, method: string, path: string, status: number, started: number, routePattern: string, appIdParam: string | undefined) => void)
+    | undefined;
+}
+
 /** After the last handler returns, how long responses may take to finish writing on close(). */
 const DRAIN_GRACE_MS = 10_000;
 /** While draining, idle keep-alive connections get this long to deliver a request already sent. */
@@ -128,19 +156,38 @@ export function createServer(options: CreateServerOptions): RestitchServer {
   let draining = false;
   const hono = new Hono<{ Bindings: HttpBindings }>();
 
+  // The life of a request, the same on every path (the Hono middleware below, and under Node the direct
+  // endpoint listener): counted in flight until its reply is ready (close() waits for that), given an
+  // id (echoed in X-Request-Id), its errors mapped to replies, and recorded once done.
+  const lifecycle: RequestLifecycle = {
+    start(requestIdHeader) {
+      inFlight++;
+      return { kind: "http", requestId: requestIdFrom(requestIdHeader), appId: "", route: "" };
+    },
+    done() {
+      if (--inFlight === 0) drained?.();
+    },
+    failed(err, method, path, notes) {
+      const e = err instanceof HttpError ? err : errors.internal();
+      if (!(err instanceof HttpError)) console.error(`restitch: unhandled error on ${method} ${path}:`, err);
+      if (notes) notes.errorCode = e.code;
+      return errorReply(e);
+    },
+    record: report
+      ? (notes, method, path, status, started, routePattern, appIdParam) => {
+          if (notes.route === "") notes.route = routePattern;
+          if (notes.appId === "" && appIdParam !== undefined && apps.has(appIdParam)) notes.appId = appIdParam;
+          report(requestEntry(notes, method, path, status, performance.now() - started));
+        }
+      : undefined,
+  };
+
   for (const [path, probe] of Object.entries(options.probes ?? {})) hono.get(path, () => probe());
 
-  // Every request: count it in flight, give it an id (echoed in X-Request-Id), and record it once done.
-  hono.use(async (c, next) => {
-    inFlight++;
-    const started = performance.now();
+  const requestMiddleware: MiddlewareHandler<{ Bindings: HttpBindings }> = async (c, next) => {
     const outgoing = c.env?.outgoing;
-    const notes: RequestNotes = {
-      kind: "http",
-      requestId: requestIdFrom(outgoing ? c.env.incoming.headers["x-request-id"] : c.req.header("x-request-id")),
-      appId: "",
-      route: "",
-    };
+    const notes = lifecycle.start(outgoing ? c.env.incoming.headers["x-request-id"] : c.req.header("x-request-id"));
+    const started = performance.now();
     // Under Node the header goes straight onto the outgoing message (merged into writeHead): reading
     // Response.headers would turn @hono/node-server's cached response into a full one.
     if (outgoing) outgoing.setHeader("X-Request-Id", notes.requestId);
@@ -148,25 +195,13 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     try {
       await next();
     } finally {
-      if (--inFlight === 0) drained?.();
+      lifecycle.done();
     }
     if (!outgoing) c.res.headers.set("X-Request-Id", notes.requestId);
-    if (report) {
-      if (notes.route === "") notes.route = c.req.routePath;
-      if (notes.appId === "") {
-        const id = c.req.param("appId");
-        if (id !== undefined && apps.has(id)) notes.appId = id;
-      }
-      report(requestEntry(notes, c.req.method, c.req.path, c.res.status, performance.now() - started));
-    }
-  });
-  hono.onError((err, c) => {
-    const e = err instanceof HttpError ? err : errors.internal();
-    if (!(err instanceof HttpError)) console.error(`restitch: unhandled error on ${c.req.method} ${c.req.path}:`, err);
-    const notes = c.get("restitchRequest");
-    if (notes) notes.errorCode = e.code;
-    return errorResponse(e);
-  });
+    lifecycle.record?.(notes, c.req.method, c.req.path, c.res.status, started, c.req.routePath, c.req.param("appId"));
+  };
+  hono.use(requestMiddleware);
+  hono.onError((err, c) => replyToResponse(lifecycle.failed(err, c.req.method, c.req.path, c.get("restitchRequest"))));
   hono.notFound(() => errorResponse(new HttpError(404, "NotFound", "no such resource")));
 
   for (const a of options.auth?.values() ?? []) if (a.routes) hono.route("/api/client/v2.0", a.routes);
@@ -175,17 +210,23 @@ export function createServer(options: CreateServerOptions): RestitchServer {
   const serving = { app: (id: string) => apps.get(id), limits, callLimits: options.callLimits };
   hono.all("/api/client/v2.0/app/:appId/service/:service/incoming_webhook/:webhook", webhookHandler(serving));
   hono.all("/app/:appId/endpoint/data/:version/action/:action", dataApiHandler(serving));
-  hono.all("/app/:appId/endpoint/*", (c) => handleEndpoint(c));
+  const endpointRoute: Handler<{ Bindings: HttpBindings }> = async (c) =>
+    replyToResponse(
+      await serveEndpoint({ method: c.req.method, path: c.req.path, notes: c.get("restitchRequest"), read: () => readIncoming(c, limits) }),
+    );
+  hono.all(ENDPOINT_ROUTE, endpointRoute);
 
-  async function handleEndpoint(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
-    const method = c.req.method;
+  /**
+   * A custom endpoint request, whichever host it came through: the app and route, the body (bounded),
+   * validation, who runs, can_evaluate, the function, the reply. Throws HttpErrors (lifecycle.failed
+   * turns them into replies).
+   */
+  async function serveEndpoint({ method, path, notes, read }: EndpointRequest): Promise<Reply> {
     // Slice the path by hand: /app/<appId>/endpoint<route>
-    const path = c.req.path;
     const slash = path.indexOf("/", 5);
     const appId = path.slice(5, slash);
     const route = path.slice(slash + 9) || "/";
     const entry = apps.get(appId);
-    const notes = c.get("restitchRequest");
     notes.kind = "endpoint";
     if (!entry) throw errors.appNotFound(appId);
     notes.appId = appId;
@@ -193,7 +234,7 @@ export function createServer(options: CreateServerOptions): RestitchServer {
     notes.route = endpoint.route;
     notes.functionName = endpoint.functionName;
 
-    const inc = await readIncoming(c, limits);
+    const inc = await read();
     const { body, parsed, lowerHeaders, headers, remoteIPAddress } = inc;
 
     validateRequest({
@@ -233,13 +274,9 @@ export function createServer(options: CreateServerOptions): RestitchServer {
       ...(options.callLimits ? { limits: options.callLimits } : {}),
     });
     notes.result = result;
-    let response: Response;
-    if (!result.ok) response = errorResponse(callErrorToHttp(result.error!));
-    else {
-      const format = responseFormat(inc.header("accept") ?? null, endpoint.returnType);
-      response = buildResponse({ value: result.value, recorded: result.response, respondResult: endpoint.respondResult, format });
-    }
-    return response;
+    if (!result.ok) return errorReply(callErrorToHttp(result.error!));
+    const format = responseFormat(inc.header("accept") ?? null, endpoint.returnType);
+    return buildReply({ value: result.value, recorded: result.response, respondResult: endpoint.respondResult, format });
   }
 
   const fetch = (request: Request, env?: unknown) => hono.fetch(request, env as HttpBindings);

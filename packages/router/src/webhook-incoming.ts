@@ -3,6 +3,7 @@
  * and body limits, the parsed query and the header arrays — the same steps, in the same order, as the
  * custom endpoint handler in server.ts.
  */
+import type { IncomingMessage } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
 import type { AppRuntime, Limits } from "@restitch/runtime";
 import type { Context } from "hono";
@@ -57,24 +58,7 @@ export function servedApp(serving: Serving, appId: string): ServedApp {
  */
 export async function readIncoming(c: HonoContext, limits: ServerLimits): Promise<Incoming> {
   const incoming = c.env?.incoming;
-  if (incoming) {
-    if (incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
-    const body = await readIncomingBody(incoming, limits.maxBodyBytes);
-    const url = incoming.url ?? "";
-    const q = url.indexOf("?");
-    const lowerHeaders = { ...(incoming.headersDistinct as Record<string, string[]>) };
-    return {
-      header: (name) => {
-        const v = incoming.headers[name.toLowerCase()];
-        return Array.isArray(v) ? v.join(", ") : v;
-      },
-      body,
-      parsed: parseQuery(q < 0 ? "" : url.slice(q + 1)),
-      lowerHeaders,
-      headers: headersToArrays(lowerHeaders),
-      remoteIPAddress: plainAddress(incoming.socket.remoteAddress),
-    };
-  }
+  if (incoming) return readNodeIncoming(incoming, limits);
   const raw = c.req.raw;
   const body = await readBody(raw, limits.maxBodyBytes);
   const q = raw.url.indexOf("?");
@@ -87,6 +71,26 @@ export async function readIncoming(c: HonoContext, limits: ServerLimits): Promis
     lowerHeaders,
     headers: headersToArrays(lowerHeaders),
     remoteIPAddress: plainAddress(undefined),
+  };
+}
+
+/** readIncoming for Node's IncomingMessage (also what the endpoint path reads under Node, without Hono). */
+export async function readNodeIncoming(incoming: IncomingMessage, limits: ServerLimits): Promise<Incoming> {
+  if (incoming.rawHeaders.length / 2 > limits.maxHeaderCount) throw errors.tooManyHeaders(limits.maxHeaderCount);
+  const body = await readIncomingBody(incoming, limits.maxBodyBytes);
+  const url = incoming.url ?? "";
+  const q = url.indexOf("?");
+  const lowerHeaders = { ...(incoming.headersDistinct as Record<string, string[]>) };
+  return {
+    header: (name) => {
+      const v = incoming.headers[name.toLowerCase()];
+      return Array.isArray(v) ? v.join(", ") : v;
+    },
+    body,
+    parsed: parseQuery(q < 0 ? "" : url.slice(q + 1)),
+    lowerHeaders,
+    headers: headersToArrays(lowerHeaders),
+    remoteIPAddress: plainAddress(incoming.socket.remoteAddress),
   };
 }
 
