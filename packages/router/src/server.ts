@@ -1,11 +1,12 @@
 /**
  * createServer: the Hono edge. Per request: route+method -> body (bounded) -> validation -> who runs ->
  * can_evaluate -> the function in its isolate -> the HTTP response. Everything per app is prepared once.
+ * Under Node (listen), custom endpoint requests bypass Hono through node-endpoint.ts, on the same core.
  */
-import type { Server } from "node:http";
+import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
-import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
+import { getRequestListener, type HttpBindings } from "@hono/node-server";
 import type { AppModel } from "@restitch/config";
 import type { AppRuntime, CallError, Limits, Runtime } from "@restitch/runtime";
 import { Hono, type Handler, type MiddlewareHandler } from "hono";
@@ -17,6 +18,7 @@ import { contextRequest, requestArgument } from "./request.js";
 import { readIncoming, restoreQuerySecret, type Incoming } from "./webhook-incoming.js";
 import { buildReply, responseFormat } from "./respond.js";
 import { replyToResponse, type Reply } from "./reply.js";
+import { plainRequestPath, serveNodeEndpoint, type NodeEndpointHost } from "./node-endpoint.js";
 import { buildRouteTable, matchEndpoint, type RouteTable } from "./routes.js";
 import { validateRequest } from "./validation.js";
 import { dataApiHandler } from "./data-api.js";
@@ -88,7 +90,7 @@ export interface RestitchServer {
 const ENDPOINT_ROUTE = "/app/:appId/endpoint/*";
 
 /** What serveEndpoint needs from the host a request came through. */
-interface EndpointRequest {
+export interface EndpointRequest {
   method: string;
   /** The request path, without the query string. */
   path: string;
@@ -281,17 +283,34 @@ export function createServer(options: CreateServerOptions): RestitchServer {
 
   const fetch = (request: Request, env?: unknown) => hono.fetch(request, env as HttpBindings);
 
+  /**
+   * Whether Hono would hand this request to the custom endpoint route: asked of Hono's own router, so
+   * probes, the Data API route and any route added later keep their requests.
+   */
+  function isEndpointRequest(method: string, path: string): boolean {
+    // Hono routes HEAD as GET.
+    const [handlers] = hono.router.match(method === "HEAD" ? "GET" : method, path);
+    return handlers[0]?.[0][0] === requestMiddleware && handlers[1]?.[0][0] === endpointRoute;
+  }
+  const nodeEndpointHost: NodeEndpointHost = { lifecycle, serveEndpoint, limits, routePattern: ENDPOINT_ROUTE };
+
   async function listen(port = 8080, host = "127.0.0.1"): Promise<Listening> {
-    const server = createAdaptorServer({
-      fetch: hono.fetch,
-      serverOptions: {
+    const honoListener = getRequestListener(hono.fetch);
+    const server = createHttpServer(
+      {
         maxHeaderSize: limits.maxHeaderBytes,
         requestTimeout: limits.requestTimeoutMs,
         headersTimeout: limits.requestTimeoutMs,
         // Timeouts are only checked this often; keep it well below the timeout itself.
         connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.requestTimeoutMs / 4)),
       },
-    }) as Server;
+      (req, res) => {
+        // Custom endpoints skip Hono and WHATWG objects (node-endpoint.ts); everything else is Hono's.
+        const path = req.url?.startsWith("/app/") ? plainRequestPath(req) : undefined;
+        if (path !== undefined && isEndpointRequest(req.method ?? "GET", path)) serveNodeEndpoint(nodeEndpointHost, req, res, path);
+        else void honoListener(req, res);
+      },
+    );
     const sockets = new Set<import("node:net").Socket>();
     server.on("connection", (socket: import("node:net").Socket) => {
       sockets.add(socket);
