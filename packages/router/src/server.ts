@@ -288,8 +288,13 @@ export function createServer(options: CreateServerOptions): RestitchServer {
    * probes, the Data API route and any route added later keep their requests.
    */
   function isEndpointRequest(method: string, path: string): boolean {
-    // Hono routes HEAD as GET.
-    const [handlers] = hono.router.match(method === "HEAD" ? "GET" : method, path);
+    let handlers;
+    try {
+      // Hono routes HEAD as GET.
+      [handlers] = hono.router.match(method === "HEAD" ? "GET" : method, path);
+    } catch {
+      return false; // a throw here would crash the listener; in hono.fetch, node-server answers it
+    }
     return handlers[0]?.[0][0] === requestMiddleware && handlers[1]?.[0][0] === endpointRoute;
   }
   const nodeEndpointHost: NodeEndpointHost = { lifecycle, serveEndpoint, limits, routePattern: ENDPOINT_ROUTE };
