@@ -114,7 +114,11 @@ class AppPool implements AppRuntime {
   private generation = 0;
   private readonly idle: Sandbox[] = [];
   private readonly all = new Map<Sandbox, number>(); // sandbox -> generation
-  private readonly waiting: ((s: Sandbox | null) => void)[] = [];
+  /** Isolates booting (counted against maxIsolates with `all`). */
+  private booting = 0;
+  /** Warm isolates (pool.warmIsolates) booted when the app was defined or updated, until calls take them. */
+  private warm: Promise<Sandbox>[] = [];
+  private readonly waiting: ((s: Sandbox | null | Promise<Sandbox>) => void)[] = [];
   private callCount = 0;
   private closed = false;
   /** Set for good once one of this app's continuations ran long (see Sandbox.settle). */
@@ -136,7 +140,7 @@ class AppPool implements AppRuntime {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
     this.definition = definition;
     this.asyncContinuations = pool.asyncContinuations;
-    for (let i = 0; i < Math.min(pool.warmIsolates, pool.maxIsolates); i++) this.idle.push(this.create(limits.memoryMb));
+    this.warmUp();
   }
 
   get id(): string {
@@ -195,16 +199,33 @@ class AppPool implements AppRuntime {
     return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
   }
 
-  private create(memoryMb: number): Sandbox {
-    const s = new Sandbox(this.sandboxOptions(memoryMb));
-    this.all.set(s, this.generation);
-    return s;
+  /** Boots an isolate of the current generation for the pool (off the event loop, see Sandbox.open). */
+  private async create(): Promise<Sandbox> {
+    const generation = this.generation;
+    this.booting++;
+    try {
+      const s = await Sandbox.open(this.sandboxOptions(this.limits.memoryMb));
+      this.all.set(s, generation);
+      return s;
+    } finally {
+      this.booting--;
+    }
+  }
+
+  private warmUp(): void {
+    for (let i = 0; i < Math.min(this.pool.warmIsolates, this.pool.maxIsolates); i++) {
+      const warm = this.create();
+      warm.catch(() => {}); // a failure reaches the call that takes it
+      this.warm.push(warm);
+    }
   }
 
   private acquire(): Sandbox | Promise<Sandbox | null> | null {
     const s = this.idle.pop();
     if (s) return s;
-    if (this.all.size < this.pool.maxIsolates) return this.create(this.limits.memoryMb);
+    const warm = this.warm.shift();
+    if (warm) return warm;
+    if (this.all.size + this.booting < this.pool.maxIsolates) return this.create();
     if (this.waiting.length >= this.pool.maxQueue) return null;
     return new Promise((resolve) => this.waiting.push(resolve));
   }
@@ -217,7 +238,7 @@ class AppPool implements AppRuntime {
       s.dispose();
       this.all.delete(s);
       const next = this.waiting.shift();
-      if (next) next(this.closed ? null : this.create(this.limits.memoryMb));
+      if (next) next(this.closed ? null : this.create());
       return;
     }
     const next = this.waiting.shift();
@@ -254,7 +275,7 @@ class AppPool implements AppRuntime {
     const dedicated = limits.memoryMb !== this.limits.memoryMb;
     let sandbox: Sandbox | null;
     try {
-      if (dedicated) sandbox = new Sandbox(this.sandboxOptions(limits.memoryMb));
+      if (dedicated) sandbox = await Sandbox.open(this.sandboxOptions(limits.memoryMb));
       else {
         const got = this.acquire();
         sandbox = got instanceof Promise ? await got : got;
@@ -297,7 +318,21 @@ class AppPool implements AppRuntime {
       s.dispose();
       this.all.delete(s);
     }
-    if (this.pool.warmIsolates > 0) this.idle.push(this.create(this.limits.memoryMb));
+    this.dropWarm();
+    this.warmUp();
+  }
+
+  /** Warm isolates nobody took (stale, or the app is closing): disposed once booted. */
+  private dropWarm(): void {
+    for (const warm of this.warm.splice(0)) {
+      warm.then(
+        (s) => {
+          s.dispose();
+          this.all.delete(s);
+        },
+        () => {},
+      );
+    }
   }
 
   stats() {
@@ -319,6 +354,7 @@ class AppPool implements AppRuntime {
       s.dispose();
       this.all.delete(s);
     }
+    this.dropWarm();
     this.onClose();
   }
 }

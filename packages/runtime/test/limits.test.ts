@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { appWith, run } from "./helpers.js";
 
 const echoClient = `(function (invoke) { return { ping: (...a) => invoke("ping", a) }; })`;
@@ -162,11 +162,36 @@ describe("the pool", () => {
     expect(small.stats()).toMatchObject({ isolates: 1, queued: 0 });
     await rt.close();
   });
+  it("isolates boot off the event loop: other work keeps its turns while a first call, or the call after a memory-limit kill, waits for one", async () => {
+    const { runtime: rt, app } = appWith(
+      { one: "exports = () => 1;", bomb: "exports = () => { const keep = []; for (;;) keep.push(new Array(100000).fill(1)); };" },
+      { pool: { warmIsolates: 0, maxIsolates: 1 } },
+    );
+    /** Event-loop turns that ran while `work` was pending (a boot on the event loop would allow none). */
+    const turnsDuring = async (work: () => Promise<unknown>) => {
+      let turns = 0;
+      let counting = true;
+      const tick = () => {
+        turns++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      await work();
+      counting = false;
+      return turns;
+    };
+    expect(await turnsDuring(async () => expect((await run(app, "one")).value).toBe(1))).toBeGreaterThanOrEqual(2);
+    // A warm isolate answers within its first slice: no turn passes.
+    expect(await turnsDuring(async () => expect((await run(app, "one")).value).toBe(1))).toBe(0);
+    expect((await run(app, "bomb")).error?.kind).toBe("memory");
+    expect(await turnsDuring(async () => expect((await run(app, "one")).value).toBe(1))).toBeGreaterThanOrEqual(2);
+    await rt.close();
+  });
   it("runs calls of one app concurrently up to maxIsolates", async () => {
-    const { runtime: rt, app: wide } = appWith({ slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 100));" }, { pool: { maxIsolates: 4 } });
+    const { runtime: rt, app: wide } = appWith({ slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 500));" }, { pool: { maxIsolates: 4 } });
     const calls = Promise.all([1, 2, 3, 4].map(() => run(wide, "slow")));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(wide.stats()).toMatchObject({ isolates: 4, busy: 4, queued: 0 });
+    // Isolates boot off the event loop: wait until all four calls run.
+    await vi.waitFor(() => expect(wide.stats()).toMatchObject({ isolates: 4, busy: 4, queued: 0 }), { timeout: 5000, interval: 5 });
     expect((await calls).every((r) => r.value === "done")).toBe(true);
     await rt.close();
   });
