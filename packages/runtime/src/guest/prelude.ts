@@ -369,10 +369,15 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
     let out;
     if (kind === "ok") {
       try {
-        out = codec.encode(value);
+        out = codec.encode(value, state.maxResultBytes);
       } catch (e) {
-        kind = "unserializable";
-        out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${errorInfo(e).message}` });
+        if (e instanceof RangeError && typeof e.stringChars === "number") {
+          kind = "result-size";
+          out = JSONstringify({ name: "ResultTooLarge", message: `the function's return value holds a string of ${e.stringChars} characters, over the limit of ${state.maxResultBytes} bytes` });
+        } else {
+          kind = "unserializable";
+          out = JSONstringify({ name: "UnserializableResult", message: `the function's return value cannot be serialized: ${errorInfo(e).message}` });
+        }
       }
       if (kind === "ok" && out.length > state.maxResultBytes) {
         kind = "result-size";
