@@ -15,6 +15,7 @@ import http from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 
 // ---- the load generator (child mode) --------------------------------------------------------------------
@@ -134,6 +135,10 @@ function runStream(stream, isStopped) {
 
 async function generatorMain(config) {
   let stopped = false;
+  // The generator shares the cores with the server and the attackers: its own event-loop delay says how
+  // much of a latency it may have added itself (a late timer sends late, a late read answers late).
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const streams = config.streams.map((s) => runStream(s, () => stopped));
   const t0 = performance.now();
   const progress = setInterval(() => {
@@ -150,7 +155,9 @@ async function generatorMain(config) {
   });
   clearInterval(progress);
   stopped = true;
-  const results = await Promise.all(streams.map((s) => s.stop()));
+  loopDelay.disable();
+  const generatorDelay = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+  const results = (await Promise.all(streams.map((s) => s.stop()))).map((r) => ({ ...r, generatorDelay }));
   process.stdout.write(JSON.stringify({ type: "result", streams: results }) + "\n");
   process.exit(0);
 }
@@ -365,8 +372,9 @@ function tables(result) {
   for (const run of result.runs) {
     const v = run.verdicts;
     lines.push(`### ${run.label}`, "");
-    lines.push("| phase | app | req/s | p50 ms | p99 ms | max ms | answers | wrong |", "|---|---|---:|---:|---:|---:|---|---:|");
-    const row = (phase, r) => `| ${phase} | ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.maxMs, 0)} | ${codes(r)} | ${r.wrong} |`;
+    lines.push("| phase | app | req/s | p50 ms | p99 ms | max ms | answers | wrong | generator's own loop delay p99 / max ms |", "|---|---|---:|---:|---:|---:|---|---:|---:|");
+    const delay = (r) => (r.generatorDelay ? `${fmt(r.generatorDelay.p99Ms, 0)} / ${fmt(r.generatorDelay.maxMs, 0)}` : "-");
+    const row = (phase, r) => `| ${phase} | ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.maxMs, 0)} | ${codes(r)} | ${r.wrong} | ${delay(r)} |`;
     lines.push(row("1 alone", run.alone), row("first contact", run.contact), row("2 attack", run.underAttack), ...run.hostile.map((r) => row("2 attack", r)));
     lines.push(row("3 long", run.longNormal), ...run.longHostile.map((r) => row("3 long", r)), "");
     const rssBy = (phase) => run.rss.filter((s) => s.phase === phase).map((s) => s.rssMb);
