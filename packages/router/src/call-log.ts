@@ -147,6 +147,7 @@ export function recordedRuntime(inner: AppRuntime, appId: string, onCall: (entry
       return result;
     },
     update: (definition) => inner.update(definition),
+    ready: () => inner.ready(),
     stats: () => inner.stats(),
     close: () => inner.close(),
   };

@@ -300,6 +300,8 @@ export function createServer(options: CreateServerOptions): RestitchServer {
   const nodeEndpointHost: NodeEndpointHost = { lifecycle, serveEndpoint, limits, routePattern: ENDPOINT_ROUTE };
 
   async function listen(port = 8080, host = "127.0.0.1"): Promise<Listening> {
+    // Warm isolates boot off the event loop: the first requests should not wait for them.
+    await Promise.all([...apps.values()].map((a) => a.requestRuntime.ready()));
     const honoListener = getRequestListener(hono.fetch);
     const server = createHttpServer(
       {

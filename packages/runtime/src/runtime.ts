@@ -310,6 +310,10 @@ class AppPool implements AppRuntime {
     }
   }
 
+  async ready(): Promise<void> {
+    await Promise.allSettled(this.warm);
+  }
+
   update(definition: AppDefinition): void {
     if (definition.id !== this.definition.id) throw new TypeError("update() cannot change the app id");
     this.definition = definition;

@@ -49,30 +49,14 @@ const PARSE_TIMEOUT_MS = 1_000;
 /** V8 code cache shared by every isolate of the process, keyed by a hash of the wrapped code. */
 const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
 
-type CachingScript = ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer> };
-
-/** Compile options that use the code cache, and what to remember from the compiled script. */
-function cacheOptions(code: string, filename: string, lineOffset: number) {
+function compile(isolate: ivm.Isolate, code: string, filename: string, lineOffset = 0): ivm.Script {
   const key = createHash("sha256").update(filename).update("\0").update(code).digest("base64");
   const cachedData = codeCache.get(key);
-  return {
-    options: { filename, lineOffset, ...(cachedData ? { cachedData } : { produceCachedData: true }) },
-    remember(script: CachingScript): ivm.Script {
-      if (!cachedData && script.cachedData) codeCache.set(key, script.cachedData);
-      return script;
-    },
+  const script = isolate.compileScriptSync(code, { filename, lineOffset, ...(cachedData ? { cachedData } : { produceCachedData: true }) }) as ivm.Script & {
+    cachedData?: ivm.ExternalCopy<ArrayBuffer>;
   };
-}
-
-function compile(isolate: ivm.Isolate, code: string, filename: string, lineOffset = 0): ivm.Script {
-  const { options, remember } = cacheOptions(code, filename, lineOffset);
-  return remember(isolate.compileScriptSync(code, options));
-}
-
-/** The same, on isolated-vm's thread: the event loop does not wait for the compilation. */
-async function compileOffLoop(isolate: ivm.Isolate, code: string, filename: string): Promise<ivm.Script> {
-  const { options, remember } = cacheOptions(code, filename, 0);
-  return remember(await isolate.compileScript(code, options));
+  if (!cachedData && script.cachedData) codeCache.set(key, script.cachedData);
+  return script;
 }
 
 export interface SandboxOptions {
@@ -157,10 +141,10 @@ export class Sandbox {
   disposed = false;
 
   /**
-   * A bootstrapped sandbox. The realm's bootstrap (the polyfills, BSON and the prelude: most of the ~10-20 ms
-   * an isolate takes to start) runs on isolated-vm's thread, so replacing an isolate that a tenant's limit
-   * killed does not hold the event loop; only the isolate itself (~1 ms) and the app's function files
-   * (compiled from the code cache) are made on it.
+   * A bootstrapped sandbox. Running the realm's bootstrap scripts (the polyfills, BSON and the prelude: most
+   * of the ~10-20 ms an isolate takes to start) happens on isolated-vm's thread, so replacing an isolate that
+   * a tenant's limit killed does not hold the event loop; the isolate itself (~1 ms), the compilations (from
+   * the code cache) and the app's function files are made on it.
    */
   static async open(options: SandboxOptions): Promise<Sandbox> {
     const s = new Sandbox(options);
@@ -179,22 +163,24 @@ export class Sandbox {
 
   private async boot(): Promise<void> {
     const { isolate, options } = this;
-    const context = (this.context = await isolate.createContext());
+    // The steps that take microseconds stay synchronous; only running the three bootstrap scripts (the
+    // milliseconds) waits for isolated-vm's thread: each await is a thread hop and an event-loop turn.
+    const context = (this.context = isolate.createContextSync());
     const g = context.global;
-    await g.set("__restitch_host_sync", new ivm.Callback((id: number, op: string, payload: string) => this.onSync(id, op, payload)));
-    await g.set("__restitch_host_start", new ivm.Callback((id: number, ...starts: unknown[]) => this.onStart(id, starts), { ignored: true }));
-    await g.set("__restitch_host_done", new ivm.Callback((id: number, kind: string, value: string, logs: string, response: string) => this.onDone(id, kind, value, logs, response)));
-    const run = async (code: string, filename: string) => (await compileOffLoop(isolate, code, filename)).run(context, { reference: true });
+    g.setSync("__restitch_host_sync", new ivm.Callback((id: number, op: string, payload: string) => this.onSync(id, op, payload)));
+    g.setSync("__restitch_host_start", new ivm.Callback((id: number, ...starts: unknown[]) => this.onStart(id, starts), { ignored: true }));
+    g.setSync("__restitch_host_done", new ivm.Callback((id: number, kind: string, value: string, logs: string, response: string) => this.onDone(id, kind, value, logs, response)));
+    const run = (code: string, filename: string) => compile(isolate, code, filename).run(context, { reference: true });
     await run(`(${guestPolyfills.toString()})(__restitch_host_sync)`, "restitch-internal:polyfills");
     await run(BSON_BUNDLE, "restitch-internal:bson");
     const prelude = `(${guestPrelude.toString()})({ sync: __restitch_host_sync, start: __restitch_host_start, done: __restitch_host_done }, __restitch_bson, ${makeCodec.toString()}, ${JSON.stringify(options.serviceClients)}, ${JSON.stringify(`(${guestModules.toString()})`)}, __restitch_bytes)`;
     const entries = (await run(prelude, "restitch-internal:prelude")) as ivm.Reference<Record<string, unknown>>;
-    this.runRef = (await entries.get("run", { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
-    this.settleRef = (await entries.get("settle", { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
-    const defineRef = (await entries.get("define", { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
-    this.parseBodyRef = (await run(`(function (body) { Function(${JSON.stringify(WRAPPER_PARAMS)}, body); })`, "restitch-internal:parse")) as ivm.Reference<
-      (body: string) => void
-    >;
+    this.runRef = entries.getSync("run", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    this.settleRef = entries.getSync("settle", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    const defineRef = entries.getSync("define", { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    this.parseBodyRef = compile(isolate, `(function (body) { Function(${JSON.stringify(WRAPPER_PARAMS)}, body); })`, "restitch-internal:parse").runSync(context, {
+      reference: true,
+    }) as ivm.Reference<(body: string) => void>;
     for (const [name, fn] of Object.entries(options.functions)) {
       const file = fn.file ?? `${name}.js`;
       const factory = this.compileFunction(fn.source, file);

@@ -181,6 +181,12 @@ export interface AppRuntime {
   call(request: CallRequest): Promise<CallResult>;
   /** Replace the app's functions (e.g. after a redeploy); running calls finish on the old code. */
   update(definition: AppDefinition): void;
+  /**
+   * Resolves once the app's warm isolates (pool.warmIsolates) have booted, off the event loop; a server
+   * waits for it before it listens, so its first request does not wait for a boot. Never rejects: a boot
+   * that failed is reported to the call that would have used it.
+   */
+  ready(): Promise<void>;
   /** heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads). */
   stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean; heavy: boolean };
   close(): Promise<void>;
