@@ -1,6 +1,7 @@
 import { createRuntime, type AppRuntime, type Runtime } from "@restitch/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { HeavyHostWork, HeavyLane } from "../src/heavy-lane.js";
+import { countLoopTurns } from "./helpers.js";
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -153,26 +154,20 @@ describe("host-call floods (spec 4: a tenant's quick host calls must not take th
   function setUp(ids: string[], options: { asyncContinuations?: boolean } = {}) {
     runtime = createRuntime({ pool: { heavyThreads: 1, ...options }, serviceClients: { svc: client } });
     const opsByTurn = new Map<number, number>();
-    let turn = 0;
-    let counting = true;
-    const count = () => {
-      turn++;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
+    const loop = countLoopTurns();
     const services = {
       svc: {
         type: "svc",
         invoke: async (_method: string, [i]: unknown[]) => {
           hold();
-          opsByTurn.set(turn, (opsByTurn.get(turn) ?? 0) + 1);
+          opsByTurn.set(loop.turns(), (opsByTurn.get(loop.turns()) ?? 0) + 1);
           return i as number;
         },
       },
     };
     const apps = ids.map((id) => runtime!.app({ id, functions: { flood: { source: flood } } }));
     const call = (app: AppRuntime, n: number) => app.call({ functionName: "flood", args: [n], bridge: { services } });
-    return { apps, call, opsByTurn, stop: () => (counting = false) };
+    return { apps, call, opsByTurn, stop: loop.stop };
   }
 
   it("a call that held the loop past half a slice takes its host work in turns; after a few such calls its app is heavy", async () => {

@@ -11,3 +11,15 @@ export function appWith(sources: Record<string, string>, options: RuntimeOptions
 export async function run(app: AppRuntime, functionName: string, args: unknown[] = [], extra: Omit<CallRequest, "functionName" | "args"> = {}) {
   return app.call({ functionName, args, ...extra });
 }
+
+/** Counts turns of the event loop (one setImmediate callback per turn) from now until stop(). */
+export function countLoopTurns(): { turns: () => number; stop: () => void } {
+  let turns = 0;
+  let counting = true;
+  const tick = () => {
+    turns++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return { turns: () => turns, stop: () => (counting = false) };
+}

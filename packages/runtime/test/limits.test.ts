@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { appWith, run } from "./helpers.js";
+import { appWith, countLoopTurns, run } from "./helpers.js";
 
 const echoClient = `(function (invoke) { return { ping: (...a) => invoke("ping", a) }; })`;
 const slowEcho = { type: "echo", invoke: () => new Promise((r) => setTimeout(() => r("late"), 50)) };
@@ -169,16 +169,10 @@ describe("the pool", () => {
     );
     /** Event-loop turns that ran while `work` was pending (a boot on the event loop would allow none). */
     const turnsDuring = async (work: () => Promise<unknown>) => {
-      let turns = 0;
-      let counting = true;
-      const tick = () => {
-        turns++;
-        if (counting) setImmediate(tick);
-      };
-      setImmediate(tick);
+      const loop = countLoopTurns();
       await work();
-      counting = false;
-      return turns;
+      loop.stop();
+      return loop.turns();
     };
     expect(await turnsDuring(async () => expect((await run(app, "one")).value).toBe(1))).toBeGreaterThanOrEqual(2);
     // A warm isolate answers within its first slice: no turn passes.
