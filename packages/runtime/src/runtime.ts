@@ -116,7 +116,7 @@ class AppPool implements AppRuntime {
   private readonly all = new Map<Sandbox, number>(); // sandbox -> generation
   /** Isolates booting (counted against maxIsolates with `all`). */
   private booting = 0;
-  /** Warm isolates (pool.warmIsolates) booted when the app was defined or updated, until calls take them. */
+  /** Warm isolates (pool.warmIsolates) booting since the app was defined or updated; idle once booted. */
   private warm: Promise<Sandbox>[] = [];
   private readonly waiting: ((s: Sandbox | null | Promise<Sandbox>) => void)[] = [];
   private callCount = 0;
@@ -215,8 +215,19 @@ class AppPool implements AppRuntime {
   private warmUp(): void {
     for (let i = 0; i < Math.min(this.pool.warmIsolates, this.pool.maxIsolates); i++) {
       const warm = this.create();
-      warm.catch(() => {}); // a failure reaches the call that takes it
       this.warm.push(warm);
+      // Booted and still untaken: an idle isolate like any other (stats count it idle, a call takes it
+      // without a promise hop). Taken or dropped meanwhile: no longer listed. A failure reaches the call
+      // that takes it.
+      warm.then(
+        (s) => {
+          const i = this.warm.indexOf(warm);
+          if (i < 0) return;
+          this.warm.splice(i, 1);
+          this.idle.push(s);
+        },
+        () => {},
+      );
     }
   }
 

@@ -181,6 +181,14 @@ describe("the pool", () => {
     expect(await turnsDuring(async () => expect((await run(app, "one")).value).toBe(1))).toBeGreaterThanOrEqual(2);
     await rt.close();
   });
+  it("a warm isolate counts as idle once booted (ready()), and the first call takes it", async () => {
+    const { runtime: rt, app } = appWith({ one: "exports = () => 1;" });
+    await app.ready();
+    expect(app.stats()).toMatchObject({ isolates: 1, busy: 0 });
+    expect((await run(app, "one")).value).toBe(1);
+    expect(app.stats()).toMatchObject({ isolates: 1, busy: 0 });
+    await rt.close();
+  });
   it("runs calls of one app concurrently up to maxIsolates", async () => {
     const { runtime: rt, app: wide } = appWith({ slow: "exports = () => new Promise((r) => setTimeout(() => r('done'), 500));" }, { pool: { maxIsolates: 4 } });
     const calls = Promise.all([1, 2, 3, 4].map(() => run(wide, "slow")));
