@@ -61,8 +61,8 @@ const HEAVY_EVIDENCE_MS = 50;
  */
 const HEAVY_FADE_MS = 10_000;
 /**
- * ...and for this long (ms) after a call hit its CPU or memory limit or crashed its isolate: no quick
- * call does that by accident, and a tenant that does it again and again would otherwise get a first
+ * ...and for this long (ms) after a call hit its CPU, memory, result-size or host-call limit or crashed
+ * its isolate: no ordinary call does that, and a tenant that does it again and again would otherwise get a first
  * slice on the event loop (20 ms of it) each time its evidence had faded.
  */
 const HEAVY_AFTER_LIMIT_MS = 60_000;
@@ -90,7 +90,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   return {
     app(definition) {
       if (closed) throw new Error("runtime is closed");
-      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, () => apps.delete(app));
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, options.onHeavy, () => apps.delete(app));
       apps.add(app);
       return app;
     },
@@ -135,6 +135,7 @@ class AppPool implements AppRuntime {
     private readonly pool: PoolSettings,
     private readonly serviceClients: Record<string, string>,
     private readonly heavy: HeavyApps | undefined,
+    private readonly onHeavy: ((appId: string) => void) | undefined,
     private readonly onClose: () => void,
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
@@ -183,6 +184,12 @@ class AppPool implements AppRuntime {
     if (toMs === Infinity) this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
     this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
     this.evidenceAt = performance.now();
+    if (this.onHeavy && this.heavyByRecord()) this.onHeavy(this.id);
+  }
+
+  /** Its own record says heavy: a limit hit lately, or long work adding up (the lane aside). */
+  private heavyByRecord(): boolean {
+    return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS;
   }
 
   private evidence(): number {
@@ -196,7 +203,7 @@ class AppPool implements AppRuntime {
   private isHeavy(): boolean {
     const shared = this.evidenceMs === 0 ? undefined : this.shared();
     if (shared === undefined) return false;
-    return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
+    return this.heavyByRecord() || shared.lane.holds(this.id);
   }
 
   /** Boots an isolate of the current generation for the pool (off the event loop, see Sandbox.open). */

@@ -73,7 +73,7 @@ export interface SandboxOptions {
   heavy: () => boolean;
   /**
    * Told when a call of this app ran long: the longest such event of the call so far went from `fromMs` to
-   * `toMs` (Infinity for a CPU or memory limit or a crash). Events: a CPU-bound slice or continuation
+   * `toMs` (Infinity for a CPU, memory, result-size or host-call limit, or a crash). Events: a CPU-bound slice or continuation
    * (its CPU ms), the event-loop time its host work took.
    */
   onRanLong: (fromMs: number, toMs: number) => void;
@@ -447,6 +447,7 @@ export class Sandbox {
     if (call.finished) return;
     const usedMs = Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
     if (call.failure) {
+      this.ranLong(call, Infinity); // its host-call limit: a limit hit
       this.fail(call, call.failure);
       this.dispose(); // tenant code may still hold a runaway loop or a swallowed error
       return;
@@ -475,6 +476,8 @@ export class Sandbox {
     } else {
       const info = JSON.parse(o.value) as { name: string; message: string; stack?: string };
       result.error = callError(kind, info.message, info);
+      // A limit hit, like CPU and memory: quick to fail here, but no ordinary call returns that much.
+      if (kind === "result-size" || kind === "host-calls") this.ranLong(call, Infinity);
     }
     this.end(call, result);
   }

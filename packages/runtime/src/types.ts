@@ -167,12 +167,18 @@ export interface RuntimeOptions {
     /**
      * In a runtime serving several apps, an app whose calls ran long lately (CPU-bound slices, long
      * continuations, event-loop time taken by host work: 50 ms of it fading over 10 s; or a CPU or
-     * memory limit hit in the last 60 s) is heavy: its calls skip the event loop and wait their turn for
+     * memory limit, or its result-size or host-call limit, hit in the last 60 s) is heavy: its calls skip the event loop and wait their turn for
      * one of this many threads, shared round-robin by the heavy apps. Default: cores − 1, at least 1.
      * 0 turns the lane off.
      */
     heavyThreads?: number;
   };
+  /**
+   * Called after a call that leaves its app heavy by its own record (the evidence of pool.heavyThreads,
+   * whether or not other apps share the runtime), once per such call. A supervisor uses it to move the
+   * app's traffic to a quarantine process (SuperviseOptions.quarantine).
+   */
+  onHeavy?: (appId: string) => void;
 }
 
 export interface AppRuntime {
