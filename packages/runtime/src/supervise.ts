@@ -8,9 +8,17 @@
  *
  * node:cluster was measured first: it closes the shared socket when its last worker dies, so a
  * single-worker service refused connections (and, on port 0, moved to a new port) while restarting.
+ *
+ * Quarantine (SuperviseOptions.quarantine): tenants that keep running long are served by a worker of
+ * their own at the lowest CPU priority, so their slices and garbage collections stop stalling the event
+ * loop that answers everyone else. Workers report such keys (apps); while any is quarantined, the
+ * supervisor reads each new connection's request line to choose its worker, and a worker closes a
+ * keep-alive connection after answering a request that belongs in the other kind of worker, so the
+ * client's next connection is placed anew.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { niceEveryThread } from "./thread-priority.js";
 import net from "node:net";
 import type { Readable, Writable } from "node:stream";
 
@@ -45,6 +53,17 @@ export interface SuperviseOptions {
   reportTimeoutMs?: number;
   /** An application message a worker sent with sendToSupervisor(). */
   onMessage?: (message: object, pid: number) => void;
+  /** Serve tenants that keep running long from a low-priority worker of their own (see above). */
+  quarantine?: QuarantineOptions;
+}
+
+export interface QuarantineOptions {
+  /** The key (e.g. app id) of a connection's first request, from its request line ("GET /app/x/… HTTP/1.1"); undefined: any worker. */
+  keyOf: (requestLine: string) => string | undefined;
+  /** A key stays quarantined this long after a worker last reported it (ms). Default 5 minutes. */
+  holdMs?: number;
+  /** Nice value (Linux) of every thread of the quarantine worker. Default 19, the lowest priority. */
+  nice?: number;
 }
 
 export type SupervisorEvent =
@@ -52,14 +71,15 @@ export type SupervisorEvent =
   | { type: "exit"; pid: number; code: number | null; signal: string | null; expected: boolean }
   | { type: "recycle"; pid: number; reason: string; cause: "calls" | "memory" }
   | { type: "hung"; pid: number; silentMs: number }
-  | { type: "restart-delayed"; ms: number };
+  | { type: "restart-delayed"; ms: number }
+  | { type: "quarantine"; keys: string[] };
 
 export interface Supervisor {
   /** Where the supervisor listens. */
   address: { host: string; port: number };
   /** Resolves when the initial workers are ready (connections wait until then). */
   ready: Promise<void>;
-  /** Pids of the workers that are ready. */
+  /** Pids of the workers that are ready (the quarantine worker's too, while it runs). */
   pids(): number[];
   /** Ask every ready worker for its report and combine them (SuperviseOptions.combineReports). */
   gather(): Promise<unknown>;
@@ -72,10 +92,35 @@ export interface Supervisor {
 }
 
 const WORKER_ENV = "RESTITCH_WORKER_PROCESS";
+/** Set to "quarantine" for the quarantine worker, with its nice value in QUARANTINE_NICE_ENV. */
+const ROLE_ENV = "RESTITCH_WORKER_ROLE";
+const QUARANTINE_NICE_ENV = "RESTITCH_QUARANTINE_NICE";
+type Role = "normal" | "quarantine";
 /** The supervision protocol is strings (and the report messages below); other object messages belong to the application (send / onMessage). */
 const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: "restitch:drain", connection: "restitch:connection", alive: "restitch:alive" } as const;
 /** How often a worker's event loop says it is alive (one tiny IPC message; the watchdog's resolution). */
 const HEARTBEAT_MS = 500;
+
+/** Quarantine messages: a worker reports a key; the supervisor tells every worker the keys in force. */
+interface HeavyMessage {
+  type: "restitch:heavy";
+  key: string;
+}
+interface QuarantineMessage {
+  type: "restitch:quarantine";
+  keys: string[];
+}
+/** A connection handed over with the bytes the supervisor read to place it (base64). */
+interface ConnectionMessage {
+  type: "restitch:connection";
+  head: string;
+}
+const isTyped = <T extends { type: string }>(m: unknown, type: T["type"]): m is T => typeof m === "object" && m !== null && (m as T).type === type;
+/** Longest request-line read to place a connection; a client slower than this goes to any worker. */
+const PEEK_TIMEOUT_MS = 1_000;
+const PEEK_MAX_BYTES = 8_192;
+/** A worker reports the same key at most this often (ms). */
+const HEAVY_REPORT_EVERY_MS = 1_000;
 
 /**
  * Report traffic, one object message per request and answer (never per HTTP request): a worker asks
@@ -111,30 +156,94 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     combineReports = (reports: unknown[]) => reports,
     reportTimeoutMs = 2_000,
     onMessage,
+    quarantine,
   } = options;
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
+  const roles = new Map<ChildProcess, Role>();
   const leaving = new Set<ChildProcess>(); // asked to stop: no new connections, exit is expected
   const lastHeard = new Map<ChildProcess, number>(); // a ready worker's last message (heartbeat or other)
-  const waiting: net.Socket[] = [];
+  const waiting: { socket: net.Socket; head: Buffer | undefined }[] = [];
   let next = 0;
   let stopping = false;
   let recentCrashes: number[] = [];
   let allReady: () => void = () => {};
   const initialReady = new Promise<void>((r) => (allReady = r));
+  // Quarantined keys, each until when (Date.now()); the keys last told to the workers.
+  const quarantined = new Map<string, number>();
+  let published: string[] = [];
 
-  const dispatch = (socket: net.Socket) => {
-    const live = ready.filter((w) => !leaving.has(w) && w.connected);
-    if (live.length === 0) {
+  const roleOf = (w: ChildProcess): Role => roles.get(w) ?? "normal";
+  const live = (role: Role) => ready.filter((w) => roleOf(w) === role && !leaving.has(w) && w.connected);
+  const running = (role: Role) => [...all].filter((w) => roleOf(w) === role && !leaving.has(w)).length;
+
+  /** Hands the socket (and the bytes read from it, if any) to a worker of `role`, or of any role. */
+  const handOver = (socket: net.Socket, role: Role, head: Buffer | undefined) => {
+    if (socket.destroyed) return;
+    const candidates = role === "quarantine" && live("quarantine").length > 0 ? live("quarantine") : live("normal");
+    if (candidates.length === 0) {
       if (waiting.length >= maxWaitingConnections) socket.destroy();
-      else waiting.push(socket);
+      else waiting.push({ socket, head });
       return;
     }
-    const w = live[next++ % live.length]!;
-    w.send(MSG.connection, socket, (err) => {
+    const w = candidates[next++ % candidates.length]!;
+    const message = head ? ({ type: "restitch:connection", head: head.toString("base64") } satisfies ConnectionMessage) : MSG.connection;
+    w.send(message, socket, (err) => {
       if (err) socket.destroy();
     });
   };
+
+  /** The role whose worker should serve a connection opening with these bytes. */
+  const roleFor = (head: Buffer | undefined): Role => {
+    if (!quarantine || !head || published.length === 0) return "normal";
+    const end = head.indexOf(10);
+    const line = head.toString("latin1", 0, end < 0 ? head.length : end).trimEnd();
+    let key: string | undefined;
+    try {
+      key = quarantine.keyOf(line);
+    } catch {
+      key = undefined;
+    }
+    return key !== undefined && published.includes(key) ? "quarantine" : "normal";
+  };
+
+  const dispatch = (socket: net.Socket) => {
+    // Only while some key is quarantined (and its worker runs) does a connection's first line matter.
+    if (!quarantine || published.length === 0) return handOver(socket, "normal", undefined);
+    readRequestLine(socket, (head) => handOver(socket, roleFor(head), head));
+  };
+
+  /** Tells every worker the keys in force: none until a quarantine worker is ready to take them. */
+  const publish = () => {
+    const keys = live("quarantine").length > 0 ? [...quarantined.keys()].sort() : [];
+    if (keys.join("\n") === published.join("\n")) return;
+    published = keys;
+    onEvent({ type: "quarantine", keys });
+    for (const w of ready) tellQuarantine(w);
+  };
+  const tellQuarantine = (w: ChildProcess) => {
+    if (w.connected) w.send({ type: "restitch:quarantine", keys: published } satisfies QuarantineMessage, undefined, {}, () => {});
+  };
+
+  const holdMs = quarantine?.holdMs ?? 300_000;
+  const reportedHeavy = (key: string) => {
+    if (!quarantine || stopping) return;
+    quarantined.set(key, Date.now() + holdMs);
+    if (running("quarantine") === 0) spawnWorker("quarantine");
+    publish();
+  };
+
+  const releaser = quarantine
+    ? setInterval(() => {
+        const now = Date.now();
+        for (const [key, until] of quarantined) if (until <= now) quarantined.delete(key);
+        publish();
+        if (quarantined.size > 0) return;
+        // Nobody left in quarantine: its worker drains (its keep-alive connections close after their answers).
+        for (const w of all) if (roleOf(w) === "quarantine" && !leaving.has(w)) drain(w);
+      }, Math.max(10, Math.min(5_000, holdMs / 4)))
+    : undefined;
+  releaser?.unref();
 
   const server = net.createServer({ pauseOnConnect: true }, dispatch);
   await new Promise<void>((resolve, reject) => {
@@ -169,21 +278,27 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     return combineReports(reports.filter((r) => r !== undefined));
   };
 
-  const spawnWorker = (): ChildProcess => {
+  const spawnWorker = (role: Role): ChildProcess => {
+    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: "1", [ROLE_ENV]: role };
+    if (role === "quarantine") env[QUARANTINE_NICE_ENV] = String(quarantine?.nice ?? 19);
     // Workers' stdout comes through the supervisor a whole line at a time: several processes writing
     // log records straight to one pipe could interleave a long record with another's.
-    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: process.execArgv, env: { ...process.env, [WORKER_ENV]: "1" }, stdio: ["inherit", "pipe", "inherit", "ipc"] });
+    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: process.execArgv, env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
     forwardLines(w.stdout!, process.stdout);
     all.add(w);
+    roles.set(w, role);
     w.on("message", (m) => {
       if (lastHeard.has(w) || m === MSG.ready) lastHeard.set(w, Date.now());
       if (m === MSG.alive) return;
       if (m === MSG.ready) {
         ready.push(w);
         onEvent({ type: "ready", pid: w.pid ?? 0 });
-        if (ready.length >= target) allReady();
-        for (const s of waiting.splice(0)) dispatch(s);
+        if (live("normal").length >= target) allReady();
+        if (published.length > 0) tellQuarantine(w);
+        publish(); // a quarantine worker that is ready puts the keys in force
+        for (const { socket, head } of waiting.splice(0)) handOver(socket, roleFor(head), head);
       } else if (m === MSG.recycleMe) recycle(w, "served its call budget", "calls");
+      else if (isTyped<HeavyMessage>(m, "restitch:heavy")) reportedHeavy(String(m.key));
       else if (isReportMessage(m)) {
         if (m.type === "restitch:report") pendingReports.get(m.id)?.(m.value);
         else if (m.type === "restitch:gather") {
@@ -203,13 +318,16 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
 
   const forget = (w: ChildProcess) => {
     all.delete(w);
+    roles.delete(w);
     lastHeard.delete(w);
     const i = ready.indexOf(w);
     if (i >= 0) ready.splice(i, 1);
+    publish(); // without a quarantine worker, no key is in force
   };
 
   const onExit = (w: ChildProcess, code: number | null, signal: string | null) => {
     const expected = leaving.delete(w);
+    const role = roleOf(w);
     forget(w);
     onEvent({ type: "exit", pid: w.pid ?? 0, code, signal, expected });
     if (stopping || expected) return;
@@ -220,7 +338,8 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     const delay = recentCrashes.length > 3 ? Math.min(5_000, 250 * 2 ** (recentCrashes.length - 3)) : 0;
     if (delay) onEvent({ type: "restart-delayed", ms: delay });
     setTimeout(() => {
-      if (!stopping && all.size - leaving.size < target) spawnWorker();
+      if (stopping) return;
+      if (role === "normal" ? running("normal") < target : quarantined.size > 0 && running("quarantine") === 0) spawnWorker(role);
     }, delay);
   };
 
@@ -237,7 +356,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     if (leaving.has(w) || stopping) return;
     onEvent({ type: "recycle", pid: w.pid ?? 0, reason, cause });
     leaving.add(w);
-    const replacement = spawnWorker();
+    const replacement = spawnWorker(roleOf(w));
     const onReady = (m: unknown) => {
       if (m !== MSG.ready) return;
       replacement.off("message", onReady);
@@ -275,7 +394,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     if (w.connected) w.send(message, undefined, {}, () => {});
   };
 
-  for (let i = 0; i < target; i++) spawnWorker();
+  for (let i = 0; i < target; i++) spawnWorker("normal");
   const addr = server.address() as net.AddressInfo;
   return {
     address: { host: addr.address, port: addr.port },
@@ -294,8 +413,9 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
       allReady(); // nobody waits for workers that will not come
       if (monitor) clearInterval(monitor);
       if (watchdog) clearInterval(watchdog);
+      if (releaser) clearInterval(releaser);
       server.close();
-      for (const s of waiting.splice(0)) s.destroy();
+      for (const { socket } of waiting.splice(0)) socket.destroy();
       await Promise.all(
         [...all].map(
           (w) =>
@@ -336,14 +456,19 @@ export function attachWorker(hooks: WorkerHooks): () => void {
     draining = true;
     hooks.drain().finally(() => process.exit(0));
   };
+  if (workerRole === "quarantine") niceEveryThread(Number(process.env[QUARANTINE_NICE_ENV] ?? 19));
   process.on("message", (m, handle) => {
-    if (m === MSG.connection && handle instanceof net.Socket) {
+    const withHead = isTyped<ConnectionMessage>(m, "restitch:connection");
+    if ((m === MSG.connection || withHead) && handle instanceof net.Socket) {
       if (draining) handle.destroy();
       else {
         hooks.onConnection(handle);
+        // The bytes the supervisor read to place the connection, as if they had just arrived.
+        if (withHead) handle.emit("data", Buffer.from(m.head, "base64"));
         handle.resume();
       }
-    } else if (m === MSG.drain) stop();
+    } else if (isTyped<QuarantineMessage>(m, "restitch:quarantine")) quarantinedKeys = new Set(m.keys);
+    else if (m === MSG.drain) stop();
     else if (isReportMessage(m)) {
       if (m.type === "restitch:gathered") gathering.get(m.id)?.(m);
       else if (m.type === "restitch:report?") {
@@ -373,6 +498,67 @@ export function attachWorker(hooks: WorkerHooks): () => void {
       send(MSG.recycleMe);
     }
   };
+}
+
+const workerRole: Role = process.env[ROLE_ENV] === "quarantine" ? "quarantine" : "normal";
+/** In a worker: the keys the quarantine worker serves (SuperviseOptions.quarantine), as last told. */
+let quarantinedKeys = new Set<string>();
+const heavyReportedAt = new Map<string, number>();
+
+/**
+ * In a worker: this key (app) keeps running long; the supervisor quarantines it (if configured) and
+ * keeps it there while reports come. Reports of one key are sent at most once a second.
+ */
+export function reportHeavy(key: string): void {
+  if (!isWorkerProcess()) return;
+  const now = Date.now();
+  if (now - (heavyReportedAt.get(key) ?? -Infinity) < HEAVY_REPORT_EVERY_MS) return;
+  heavyReportedAt.set(key, now);
+  void send({ type: "restitch:heavy", key } satisfies HeavyMessage);
+}
+
+/**
+ * In a worker: whether a request for this key belongs in the other kind of worker (quarantined, and this
+ * is a normal worker; or released, and this is the quarantine worker). Its connection should close
+ * after the answer, so the client's next one is placed by the supervisor.
+ */
+export function belongsElsewhere(key: string): boolean {
+  return isWorkerProcess() && quarantinedKeys.has(key) !== (workerRole === "quarantine");
+}
+
+/**
+ * Reads a new connection's first bytes, up to its first line feed (PEEK_MAX_BYTES, PEEK_TIMEOUT_MS at
+ * most), and stops reading before `done`, so nothing more is read here that the worker would miss.
+ */
+function readRequestLine(socket: net.Socket, done: (head: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = () => {
+    clearTimeout(timer);
+    socket.off("data", onData);
+    socket.off("end", finish);
+    socket.off("error", onError);
+    socket.on("error", () => socket.destroy()); // until it is handed over
+    socket.pause();
+    // pause() alone lets the handle go on reading into the stream's buffer, which is lost when the
+    // handle is sent: stop libuv reading (what node's http server does before an upgrade).
+    (socket as unknown as { _handle?: { readStop?: () => unknown } })._handle?.readStop?.();
+    done(size > 0 ? Buffer.concat(chunks) : undefined);
+  };
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (chunk.includes(10) || size >= PEEK_MAX_BYTES) finish();
+  };
+  const onError = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(finish, PEEK_TIMEOUT_MS);
+  socket.on("data", onData);
+  socket.once("end", finish);
+  socket.once("error", onError);
+  socket.resume(); // accepted paused (pauseOnConnect): a data listener alone does not start it
 }
 
 const gathering = new Map<number, (reply: ReportMessage) => void>();

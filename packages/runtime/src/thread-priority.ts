@@ -10,7 +10,7 @@
  * names of their own (V8Worker, libuv-worker, …). Elsewhere than Linux this does nothing.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { setPriority } from "node:os";
+import { getPriority, setPriority } from "node:os";
 
 const TASKS = "/proc/self/task";
 /** Threads already looked at (lowered, or not isolated-vm's): a scan reads only the names of new ones. */
@@ -42,7 +42,8 @@ function lowerNow(nice: number): void {
     main ??= threadName(process.pid);
     if (threadName(t) !== main) continue;
     try {
-      setPriority(tid, nice);
+      // Only ever lower: in a process already made nicer (a quarantine worker) the thread keeps that.
+      if (getPriority(tid) < nice) setPriority(tid, nice);
     } catch {
       // gone already, or not permitted: the thread keeps its priority
     }
@@ -61,4 +62,29 @@ export function lowerIsolateThreads(nice: number): void {
     lowerNow(nice);
   }, 5);
   pending.unref();
+}
+
+/**
+ * Gives every thread of this process `nice` (Linux; threads started later inherit it from the thread
+ * that starts them). Never raises a thread's priority. Returns the threads changed.
+ */
+export function niceEveryThread(nice: number): number {
+  if (process.platform !== "linux") return 0;
+  let changed = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(TASKS);
+  } catch {
+    return 0;
+  }
+  for (const t of tids) {
+    try {
+      if (getPriority(Number(t)) >= nice) continue;
+      setPriority(Number(t), nice);
+      changed++;
+    } catch {
+      // gone already, or not permitted
+    }
+  }
+  return changed;
 }
