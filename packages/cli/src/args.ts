@@ -6,7 +6,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  restitch serve <appDir>... [--port 8080] [--host 127.0.0.1] [--secrets file] [--mongodb-uri uri] [--data-dir dir] [--workers N] [--console [--console-token t]]
+  restitch serve <appDir>... [--port 8080] [--host 127.0.0.1] [--secrets file] [--mongodb-uri uri] [--data-dir dir] [--workers N] [--quarantine on|off] [--console [--console-token t]]
                     [--log-format json|pretty] [--log-level trace|debug|info|warn|error|fatal|silent]
   restitch check <appDir> [--secrets file]
   restitch run <appDir> <function> [args as EJSON…] [--user id] [--canonical] [--secrets file] [--mongodb-uri uri] [--data-dir dir]

@@ -6,7 +6,8 @@ import path from "node:path";
 import type { AppModel } from "@restitch/config";
 import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReporter, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
 import { createLogger, createServerMetrics, createSupervisorMetrics, defaultLogFormat, flushLogger, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from "@restitch/observe";
-import { attachWorker, gatherFromSupervisor, isWorkerProcess, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
+import { appIdOfTarget } from "@restitch/router";
+import { attachWorker, belongsElsewhere, gatherFromSupervisor, isWorkerProcess, reportHeavy, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { loadApps, startServer } from "./server.js";
 
@@ -25,6 +26,8 @@ const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
 const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
 /** A worker whose event loop is held this long (ms) is killed and replaced (its in-flight requests fail). */
 const WORKER_HANG_MS = positiveEnv("RESTITCH_WORKER_HANG_MS", 15_000);
+/** An app stays in the quarantine worker this long (ms) after its calls last ran long. */
+const QUARANTINE_HOLD_MS = positiveEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
 
 function positiveEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -46,6 +49,7 @@ export async function serve(argv: string[]): Promise<number> {
     "log-level": { type: "string" },
     console: { type: "boolean" },
     "console-token": { type: "string" },
+    quarantine: { type: "string" },
   });
   if (positionals.length === 0) throw new UsageError("serve needs at least one <appDir>");
   const port = intOption(values.port, "port", 0, 65535, 8080);
@@ -55,6 +59,8 @@ export async function serve(argv: string[]): Promise<number> {
   const logLevel = stringOption(values["log-level"]) ?? "info";
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got '${logLevel}')`);
   const logFormat = logFormatOption(stringOption(values["log-format"]));
+  const quarantine = stringOption(values.quarantine) ?? "on";
+  if (quarantine !== "on" && quarantine !== "off") throw new UsageError(`--quarantine must be on or off (got '${quarantine}')`);
   const consoleAccess = consoleToken(values);
   if (consoleAccess && !isWorkerProcess()) {
     // Workers re-run these arguments: a generated token reaches them through the environment.
@@ -72,7 +78,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.env[WORKER_LOG_FORMAT] = logFormat;
     if (process.stdout.isTTY && !process.env.NO_COLOR) process.env[WORKER_LOG_COLORS] = "1";
     try {
-      return await supervise(workers, apps, port, host, consoleAccess);
+      return await supervise(workers, apps, port, host, consoleAccess, quarantine === "on");
     } finally {
       if (ephemeral) await rm(ephemeral, { recursive: true, force: true });
     }
@@ -99,6 +105,8 @@ export async function serve(argv: string[]): Promise<number> {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
+    // An app whose calls keep running long moves to the supervisor's quarantine worker.
+    ...(worker && quarantine === "on" ? { runtime: { onHeavy: reportHeavy } } : {}),
     onCall: (e) => {
       if (e.kind === "function") return; // a run outside a request: logged and counted, not a call
       callDone();
@@ -112,6 +120,14 @@ export async function serve(argv: string[]): Promise<number> {
       ...(worker ? { metricsText: async () => String(await gatherFromSupervisor()) } : {}),
     },
   });
+  if (worker && quarantine === "on") {
+    // A request whose app is served by the other kind of worker closes its connection after the answer:
+    // the client's next connection is placed by the supervisor.
+    running.server.prependListener("request", (req, res) => {
+      const appId = req.url === undefined ? undefined : appIdOfTarget(req.url);
+      if (appId !== undefined && belongsElsewhere(appId)) res.shouldKeepAlive = false;
+    });
+  }
   const callDone = attachWorker({
     onConnection: (socket) => running.server.emit("connection", socket),
     // The last calls' runs go to the supervisor before the worker exits (a recycle keeps them).
@@ -169,7 +185,7 @@ function describeApps(apps: AppModel[]): string {
 }
 
 /** The primary process: keep `workers` server processes running on one shared socket. */
-async function supervise(workers: number, apps: AppModel[], port: number, host: string, consoleAccess: ConsoleAccess | undefined): Promise<number> {
+async function supervise(workers: number, apps: AppModel[], port: number, host: string, consoleAccess: ConsoleAccess | undefined, quarantine: boolean): Promise<number> {
   const metrics = createSupervisorMetrics();
   let supervisor: Supervisor | undefined;
   // With the console on, this process keeps the one log of recent runs the workers show.
@@ -181,6 +197,8 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     maxRssMb: MAX_WORKER_RSS_MB,
     hangTimeoutMs: WORKER_HANG_MS,
     ...(relay ? { onMessage: relay.onMessage } : {}),
+    // Request line "GET /app/<appId>/… HTTP/1.1": its target names the app.
+    ...(quarantine ? { quarantine: { keyOf: (line: string) => appIdOfTarget(line.split(" ")[1] ?? ""), holdMs: QUARANTINE_HOLD_MS } } : {}),
     onEvent: (e) => {
       metrics.onEvent(e);
       if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());
@@ -188,6 +206,7 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
       else if (e.type === "hung") console.error(`restitch: worker ${e.pid} held its event loop for ${e.silentMs} ms; killing it`);
       else if (e.type === "restart-delayed") console.error(`restitch: workers keep dying; next restart in ${e.ms} ms`);
+      else if (e.type === "quarantine") console.error(`restitch: quarantine worker serves ${e.keys.length ? e.keys.map((k) => `'${k}'`).join(", ") : "no app"}`);
     },
     combineReports: (reports) => metrics.combine(reports),
   });

@@ -244,14 +244,21 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     help: "Workers killed by the watchdog because their event loop was held longer than RESTITCH_WORKER_HANG_MS (also counted as restarts).",
     registers,
   });
+  const quarantined = new Gauge({
+    name: "restitch_quarantined_apps",
+    help: "Apps served by the low-priority quarantine worker because their calls keep running long (docs/security.md).",
+    registers,
+  });
   // Present from the start (at 0), so a dashboard can tell "none yet" from "not reported".
   for (const cause of ["calls", "memory"]) recycles.inc({ cause }, 0);
+  quarantined.set(0);
   return {
     registry,
     onEvent(e) {
       if (e.type === "exit" && !e.expected) restarts.inc();
       else if (e.type === "recycle") recycles.inc({ cause: e.cause });
       else if (e.type === "hung") hangs.inc();
+      else if (e.type === "quarantine") quarantined.set(e.keys.length);
     },
     watchWorkers(fn) {
       alive = fn;

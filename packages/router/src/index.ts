@@ -6,4 +6,4 @@ export type { RequestAuthenticator } from "./identity.js";
 export { serialize, toJsonText, toEjsonText, SerializationError, type ResponseFormat } from "./serialize.js";
 export { HttpError, errors, callErrorToHttp } from "./errors.js";
 export { payloadSignature, parseSignatureHeader } from "./validation.js";
-export { buildRouteTable, matchEndpoint, normalizeRoute } from "./routes.js";
+export { appIdOfTarget, buildRouteTable, matchEndpoint, normalizeRoute } from "./routes.js";

@@ -56,3 +56,26 @@ export function matchEndpoint(table: RouteTable, rawRoute: string, method: strin
   if (ep.disabled) throw errors.endpointDisabled(route);
   return ep;
 }
+
+const APP_PATH = /^(?:\/api\/client\/v2\.0)?\/app\/([^/]+)(?:\/|$)/;
+
+/**
+ * The app a request target is for (`/app/<appId>/…` or `/api/client/v2.0/app/<appId>/…`, as the routes
+ * see it: dot segments resolved, percent-escapes decoded), or undefined. Used to place a connection's
+ * traffic (a supervisor's quarantine) from a request line or `req.url`.
+ */
+export function appIdOfTarget(target: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(target.startsWith("/") ? `http://h${target}` : target).pathname;
+  } catch {
+    return undefined;
+  }
+  const segment = APP_PATH.exec(path)?.[1];
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -1,6 +1,6 @@
 import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
 import { describe, expect, it } from "vitest";
-import { buildRouteTable, matchEndpoint, toEjsonText, toJsonText, HttpError } from "../src/index.js";
+import { appIdOfTarget, buildRouteTable, matchEndpoint, toEjsonText, toJsonText, HttpError } from "../src/index.js";
 import { parseQuery, canonicalHeaderName } from "../src/request.js";
 import { buildResponse, responseFormat } from "../src/respond.js";
 import { parseSignatureHeader, payloadSignature, validateRequest } from "../src/validation.js";
@@ -146,6 +146,24 @@ describe("route table", () => {
   });
   it("refuses two endpoints on one route and method", () => {
     expect(() => buildRouteTable("app", [ep("/r", "GET", "a"), ep("/r", "GET", "b")])).toThrow(/both serve GET \/r/);
+  });
+});
+
+describe("appIdOfTarget (placing a connection by its first request's app)", () => {
+  it("names the app of endpoint, Data API, webhook and auth targets as the routes see them", () => {
+    expect(appIdOfTarget("/app/my-app-abcde/endpoint/hello?x=1")).toBe("my-app-abcde");
+    expect(appIdOfTarget("/app/my-app-abcde/endpoint/data/v1/action/findOne")).toBe("my-app-abcde");
+    expect(appIdOfTarget("/api/client/v2.0/app/my-app-abcde/service/s/incoming_webhook/w")).toBe("my-app-abcde");
+    expect(appIdOfTarget("/app/my-app-abcde/location")).toBe("my-app-abcde");
+    expect(appIdOfTarget("/app/my-app-abcde")).toBe("my-app-abcde");
+    // Escapes and dot segments cannot hide the app from its placement.
+    expect(appIdOfTarget("/app/%6Dy-app-abcde/endpoint/x")).toBe("my-app-abcde");
+    expect(appIdOfTarget("/x/../app/my-app-abcde/endpoint/x")).toBe("my-app-abcde");
+    expect(appIdOfTarget("http://host:1/app/my-app-abcde/endpoint/x")).toBe("my-app-abcde");
+  });
+  it("is undefined for other targets and for garbage", () => {
+    for (const t of ["/", "/metrics", "/healthz", "/app/", "/apps/x/endpoint", "*", "", "http://[bad"]) expect(appIdOfTarget(t)).toBeUndefined();
+    expect(appIdOfTarget("/app/%E0%A4%A/endpoint")).toBe("%E0%A4%A"); // undecodable: kept as written
   });
 });
 

@@ -1,0 +1,173 @@
+/**
+ * Quarantine with real processes (docs/security.md, "Quarantine"): an app whose calls hit a limit moves
+ * to a worker of its own at the lowest CPU priority, other apps stay where they are, bytes the
+ * supervisor read to place a connection reach the worker intact, and the app comes back when it has
+ * been quiet for the hold time. Security checklist: a tenant must not slow the others down.
+ */
+import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { writeApp } from "./helpers/app.js";
+import { serveRestitch, stopChildren, type Served } from "./helpers/process.js";
+
+const children: ChildProcess[] = [];
+afterEach(() => stopChildren(children));
+
+const apps = async () => [
+  await writeApp({
+    appId: "good-abcde",
+    functions: { hello: "exports = () => ({ ok: true });" },
+    endpoints: [{ route: "/hello", http_method: "GET", function_name: "hello" }],
+  }),
+  await writeApp({
+    appId: "bad-abcde",
+    functions: {
+      // 17 MB: over the 16 MB result limit, refused at once (a limit hit, like CPU and memory).
+      big: `exports = () => "x".repeat(17 * 1024 * 1024);`,
+      echo: `exports = function (req) { return { body: req.body === undefined ? null : req.body.text() }; };`,
+    },
+    endpoints: [
+      { route: "/big", http_method: "GET", function_name: "big" },
+      { route: "/echo", http_method: "POST", function_name: "echo" },
+    ],
+  }),
+];
+
+/** Which worker (pid) served each app, from the JSON log records on stdout. */
+function servedBy(s: Served, app: string): number[] {
+  return s
+    .stdout()
+    .split("\n")
+    .flatMap((l) => {
+      try {
+        const r = JSON.parse(l) as { app?: string; pid?: number };
+        return r.app === app && r.pid ? [r.pid] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One request on a connection of its own (fetch would reuse a pooled one), its status and body. */
+function once(url: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? "GET", agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+/** Writes `parts` to a new connection, waiting between them, and returns everything it answers until it closes. */
+function slowRequest(url: string, parts: string[], between: () => Promise<unknown>): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    let answer = "";
+    socket.on("data", (d) => (answer += d.toString("latin1")));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+    socket.once("connect", async () => {
+      for (const part of parts) {
+        socket.write(part);
+        await between();
+      }
+    });
+  });
+}
+
+describe("quarantine of tenants that keep hitting limits (--workers 1, the default)", () => {
+  it("moves such an app to a worker of its own at nice 19, keeps the others, and brings it back once quiet", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children, { RESTITCH_QUARANTINE_HOLD_MS: "3000" });
+    const [normalPid] = s.pids;
+    const good = `${s.url}/app/good-abcde/endpoint/hello`;
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    await until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine");
+
+    // The next connection for the app goes to the quarantine worker, which keeps it alive.
+    const moved = await fetch(`${bad}/echo`, { method: "POST", body: "hi" });
+    expect(await moved.json()).toEqual({ body: "hi" });
+    expect(moved.headers.get("connection")).not.toBe("close");
+    await until(() => servedBy(s, "bad-abcde").length >= 2, 5_000, "the record");
+    const quarantinePid = servedBy(s, "bad-abcde").at(-1)!;
+    expect(quarantinePid).not.toBe(normalPid);
+
+    // Every thread of it at the lowest priority (Linux).
+    if (process.platform === "linux") {
+      const nices = readdirSync(`/proc/${quarantinePid}/task`).map((t) => Number(readFileSync(`/proc/${quarantinePid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
+      expect(nices.length).toBeGreaterThan(1);
+      expect(nices.every((n) => n === 19)).toBe(true);
+    }
+
+    // A new connection for the other app goes to the normal worker.
+    expect((await once(good)).body).toBe(JSON.stringify({ ok: true }));
+    await until(() => servedBy(s, "good-abcde").length >= 1, 5_000, "the record");
+    expect(servedBy(s, "good-abcde")).toEqual([normalPid]);
+
+    // The supervisor reads the request line to place the connection: the rest, sent later and in
+    // pieces, and a second request behind it on the same connection, reach the worker intact.
+    const body = "x".repeat(70_000);
+    const head = `POST /app/bad-abcde/endpoint/echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const second = "GET /app/good-abcde/endpoint/hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    const answer = await slowRequest(s.url, ["POST /app/bad-abcde/endpoint/echo HTTP/1.1\r\n", head.slice(head.indexOf("\n") + 1), body.slice(0, 30_000), body.slice(30_000) + second], () => new Promise((r) => setTimeout(r, 150)));
+    expect(answer).toContain(JSON.stringify({ body }));
+    expect(answer).toContain(JSON.stringify({ ok: true }));
+    expect(answer.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+
+    // Quiet for the hold time: released, and served by the normal worker again.
+    await until(() => /quarantine worker serves no app/.test(s.stderr()), 15_000, "the release");
+    const back = await once(`${bad}/echo`, { method: "POST", body: "back" });
+    expect(back.body).toBe(JSON.stringify({ body: "back" }));
+    await until(() => servedBy(s, "bad-abcde").includes(normalPid!) && servedBy(s, "bad-abcde").at(-1) === normalPid, 5_000, "the normal worker's record");
+  }, 60_000);
+
+  it("closes a kept-alive connection after answering a request of a quarantined app, so the client reconnects to the right worker", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+    // One connection, kept alive across the quarantine.
+    const answer = await slowRequest(
+      s.url,
+      [`GET /app/bad-abcde/endpoint/big HTTP/1.1\r\nHost: t\r\n\r\n`, `POST /app/bad-abcde/endpoint/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi`],
+      // (then a moment for the message to reach the worker)
+      () => until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine").then(() => new Promise((r) => setTimeout(r, 300))),
+    );
+    // The first answer (the limit) kept the connection; by the second, the app was quarantined and the
+    // normal worker said so and closed it.
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(/quarantine worker serves 'bad-abcde'/.test(s.stderr())).toBe(true);
+    expect(answer.split("HTTP/1.1 ").length - 1).toBe(2);
+    expect(answer).toMatch(/HTTP\/1\.1 200 OK[\s\S]*[Cc]onnection: close/);
+    const next = await fetch(`${bad}/echo`, { method: "POST", body: "again" });
+    expect(await next.json()).toEqual({ body: "again" });
+    await until(() => servedBy(s, "bad-abcde").some((p) => p !== s.pids[0]), 5_000, "a record from the quarantine worker");
+  }, 30_000);
+
+  it("--quarantine off keeps every app on the normal workers", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json", "--quarantine", "off"], children);
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const r = await once(`${bad}/echo`, { method: "POST", body: "x" });
+    expect(r.body).toBe(JSON.stringify({ body: "x" }));
+    await until(() => servedBy(s, "bad-abcde").length >= 3, 5_000, "the records");
+    expect(new Set(servedBy(s, "bad-abcde"))).toEqual(new Set(s.pids));
+    expect(s.stderr()).not.toMatch(/quarantine/);
+  }, 30_000);
+});
