@@ -4,12 +4,13 @@
 // Phase 3: a long run (≥ 100k normal calls, hostile calls mixed in) watching the server tree's RSS.
 // Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
 //
-// Options: --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
+// Options: --serve-args "--quarantine off" (more arguments for restitch serve); --server-log file (its stderr);
+// --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
 // flag), --rate n (normal req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3
 // normal calls, 100000), --max-long s (cap on phase 3, 90), --hostile-connections n (per hostile app in
 // phase 2, 2), --hostile a,b (only these hostile apps), --quick (a smoke run of about a minute). Default run: about 2.5 minutes per worker count.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { HOSTILE, NORMAL, writeApp } from "./hostile-apps.mjs";
 import http from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -202,6 +203,8 @@ const { values: opts } = parseArgs({
     "normal-connections": { type: "string" },
     hostile: { type: "string" },
     quick: { type: "boolean", default: false },
+    "serve-args": { type: "string" },
+    "server-log": { type: "string" },
   },
 });
 /** --hostile a,b: only these hostile apps (names as in hostile-apps.mjs), to see what each kind costs. */
@@ -268,8 +271,10 @@ function slope(points) {
 }
 
 async function measure(workers, root, dirs) {
-  const args = [...dirs, ...(workers === 1 ? [] : ["--workers", String(workers)])];
+  const args = [...dirs, ...(workers === 1 ? [] : ["--workers", String(workers)]), ...(opts["serve-args"]?.split(" ").filter(Boolean) ?? [])];
   const { child, url } = await startServe(args);
+  // --server-log file: the server's stderr (worker deaths, quarantine changes, errors) for a closer look.
+  if (opts["server-log"]) child.stderr.pipe(createWriteStream(opts["server-log"]));
   const serverEvents = { workerDeaths: 0, recycles: 0, errorLines: 0 };
   createInterface({ input: child.stderr }).on("line", (l) => {
     if (/worker \d+ died/.test(l)) serverEvents.workerDeaths++;
