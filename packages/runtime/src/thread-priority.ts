@@ -41,12 +41,7 @@ function lowerNow(nice: number): void {
     seen.add(tid);
     main ??= threadName(process.pid);
     if (threadName(t) !== main) continue;
-    try {
-      // Only ever lower: in a process already made nicer (a quarantine worker) the thread keeps that.
-      if (getPriority(tid) < nice) setPriority(tid, nice);
-    } catch {
-      // gone already, or not permitted: the thread keeps its priority
-    }
+    makeNicer(tid, nice);
   }
   for (const tid of seen) if (!alive.has(tid)) seen.delete(tid); // thread ids are reused
 }
@@ -70,21 +65,25 @@ export function lowerIsolateThreads(nice: number): void {
  */
 export function niceEveryThread(nice: number): number {
   if (process.platform !== "linux") return 0;
-  let changed = 0;
   let tids: string[];
   try {
     tids = readdirSync(TASKS);
   } catch {
     return 0;
   }
-  for (const t of tids) {
-    try {
-      if (getPriority(Number(t)) >= nice) continue;
-      setPriority(Number(t), nice);
-      changed++;
-    } catch {
-      // gone already, or not permitted
-    }
+  return tids.filter((t) => makeNicer(Number(t), nice)).length;
+}
+
+/**
+ * Gives the thread `nice` unless it already has that or more: a thread is never given a higher priority
+ * (in a process made nicer as a whole, a quarantine worker, isolated-vm's threads keep its value).
+ */
+function makeNicer(tid: number, nice: number): boolean {
+  try {
+    if (getPriority(tid) >= nice) return false;
+    setPriority(tid, nice);
+    return true;
+  } catch {
+    return false; // gone already, or not permitted: the thread keeps its priority
   }
-  return changed;
 }
