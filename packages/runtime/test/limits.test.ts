@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { appWith, countLoopTurns, run } from "./helpers.js";
 
@@ -151,6 +152,17 @@ describe("state never leaks from one call to the next", () => {
   });
   it("WebAssembly is not available (its memory escapes the heap limit)", async () => {
     expect((await run(app, "wasm")).value).toBe("undefined");
+  });
+  it("a host run with --expose-gc gives tenant code no gc()", async () => {
+    // V8 flags reach every isolate: the host's --expose-gc would install gc() in each realm too.
+    const script = `
+      const { createRuntime } = await import(${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)});
+      const rt = createRuntime();
+      const r = await rt.app({ id: "gc-abcde", functions: { f: { source: "exports = () => typeof gc + ' ' + typeof globalThis.gc;" } } }).call({ functionName: "f", args: [] });
+      console.log(typeof gc, r.ok ? r.value : r.error.message);
+      await rt.close();`;
+    const out = execFileSync(process.execPath, ["--no-node-snapshot", "--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(out.trim()).toBe("function undefined undefined");
   });
 });
 

@@ -492,6 +492,9 @@ export function guestPrelude(host: any, BSON: any, makeCodec: any, serviceClient
       delete globalThis[k];
     } catch {}
   }
+  // gc: there when the host runs with --expose-gc (V8 flags reach every isolate), full collections on
+  // demand. V8 makes it non-configurable but writable: overwritten, and the global is frozen below.
+  if (typeof globalThis.gc === "function") globalThis.gc = undefined;
   // RegExp's legacy statics (RegExp.$1, lastMatch, …) hold the realm's last match: one call's data for
   // the next call to read. Remove them.
   for (const k of ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "input", "$_", "lastMatch", "$&", "lastParen", "$+", "leftContext", "$`", "rightContext", "$'"]) {
