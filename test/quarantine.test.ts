@@ -158,6 +158,27 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     await until(() => servedBy(s, "bad-abcde").some((p) => p !== s.pids[0]), 5_000, "a record from the quarantine worker");
   }, 30_000);
 
+  it("a quarantine worker that dies is replaced while the app is still quarantined; meanwhile the normal worker serves it", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    await until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine");
+    expect((await once(`${bad}/echo`, { method: "POST", body: "1" })).body).toBe(JSON.stringify({ body: "1" }));
+    await until(() => servedBy(s, "bad-abcde").some((p) => p !== s.pids[0]), 5_000, "a record from the quarantine worker");
+    const first = servedBy(s, "bad-abcde").find((p) => p !== s.pids[0])!;
+
+    process.kill(first, "SIGKILL");
+    await until(() => new RegExp(`worker ${first} died`).test(s.stderr()), 5_000, "the death");
+    // Served all along: by the normal worker until a new quarantine worker is ready, then by that one.
+    expect((await once(`${bad}/echo`, { method: "POST", body: "2" })).body).toBe(JSON.stringify({ body: "2" }));
+    await until(() => (s.stderr().match(/quarantine worker serves 'bad-abcde'/g) ?? []).length >= 2, 15_000, "the replacement");
+    expect((await once(`${bad}/echo`, { method: "POST", body: "3" })).body).toBe(JSON.stringify({ body: "3" }));
+    await until(() => servedBy(s, "bad-abcde").length >= 4, 5_000, "the records");
+    const last = servedBy(s, "bad-abcde").at(-1)!;
+    expect([first, s.pids[0]]).not.toContain(last);
+    expect(s.child.exitCode).toBeNull();
+  }, 40_000);
+
   it("--quarantine off keeps every app on the normal workers", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json", "--quarantine", "off"], children);
     const bad = `${s.url}/app/bad-abcde/endpoint`;
