@@ -7,7 +7,7 @@ import type { AppModel } from "@restitch/config";
 import { acceptRuns, CONSOLE_PATH, generateToken, RunLog, runReporter, summarizeCall, supervisorRelay, tokenProblem } from "@restitch/console";
 import { createLogger, createServerMetrics, createSupervisorMetrics, defaultLogFormat, flushLogger, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from "@restitch/observe";
 import { appIdOfTarget } from "@restitch/router";
-import { attachWorker, belongsElsewhere, gatherFromSupervisor, isWorkerProcess, reportHeavy, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
+import { attachWorker, belongsElsewhere, gatherFromSupervisor, isWorkerProcess, askQuarantine, sendToSupervisor, superviseWorkers, type Supervisor } from "@restitch/runtime";
 import { intOption, parse, stringOption, UsageError } from "./args.js";
 import { loadApps, startServer } from "./server.js";
 
@@ -26,7 +26,7 @@ const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
 const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
 /** A worker whose event loop is held this long (ms) is killed and replaced (its in-flight requests fail). */
 const WORKER_HANG_MS = positiveEnv("RESTITCH_WORKER_HANG_MS", 15_000);
-/** An app stays in the quarantine worker this long (ms) after its calls last ran long. */
+/** An app stays in the quarantine worker this long (ms) after its calls last hit a limit. */
 const QUARANTINE_HOLD_MS = positiveEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
 
 function positiveEnv(name: string, fallback: number): number {
@@ -105,8 +105,8 @@ export async function serve(argv: string[]): Promise<number> {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
-    // An app whose calls keep running long moves to the supervisor's quarantine worker.
-    ...(worker && quarantine === "on" ? { runtime: { onHeavy: reportHeavy } } : {}),
+    // An app whose calls hit limits moves to the supervisor's quarantine worker.
+    ...(worker && quarantine === "on" ? { runtime: { onLimitHit: askQuarantine } } : {}),
     onCall: (e) => {
       if (e.kind === "function") return; // a run outside a request: logged and counted, not a call
       callDone();

@@ -90,7 +90,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   return {
     app(definition) {
       if (closed) throw new Error("runtime is closed");
-      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, options.onHeavy, () => apps.delete(app));
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, options.onLimitHit, () => apps.delete(app));
       apps.add(app);
       return app;
     },
@@ -135,7 +135,7 @@ class AppPool implements AppRuntime {
     private readonly pool: PoolSettings,
     private readonly serviceClients: Record<string, string>,
     private readonly heavy: HeavyApps | undefined,
-    private readonly onHeavy: ((appId: string) => void) | undefined,
+    private readonly onLimitHit: ((appId: string) => void) | undefined,
     private readonly onClose: () => void,
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
@@ -181,15 +181,12 @@ class AppPool implements AppRuntime {
 
   /** A call of this app ran long (see SandboxOptions.onRanLong). */
   private ranLong(fromMs: number, toMs: number): void {
-    if (toMs === Infinity) this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
+    if (toMs === Infinity) {
+      this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
+      this.onLimitHit?.(this.id);
+    }
     this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
     this.evidenceAt = performance.now();
-    if (this.onHeavy && this.heavyByRecord()) this.onHeavy(this.id);
-  }
-
-  /** Its own record says heavy: a limit hit lately, or long work adding up (the lane aside). */
-  private heavyByRecord(): boolean {
-    return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS;
   }
 
   private evidence(): number {
@@ -203,7 +200,7 @@ class AppPool implements AppRuntime {
   private isHeavy(): boolean {
     const shared = this.evidenceMs === 0 ? undefined : this.shared();
     if (shared === undefined) return false;
-    return this.heavyByRecord() || shared.lane.holds(this.id);
+    return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
   }
 
   /** Boots an isolate of the current generation for the pool (off the event loop, see Sandbox.open). */
@@ -251,7 +248,7 @@ class AppPool implements AppRuntime {
   private release(s: Sandbox): void {
     const stale = this.all.get(s) !== this.generation;
     // Heap statistics cost a few microseconds: look every HEAP_CHECK_EVERY calls.
-    const heapFull = s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
+    const heapFull = !s.disposed && s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
     if (s.disposed || stale || this.closed || s.callCount >= this.pool.recycleAfterCalls || heapFull) {
       s.dispose();
       this.all.delete(s);

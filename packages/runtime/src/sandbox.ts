@@ -225,6 +225,9 @@ export class Sandbox {
   }
 
   heapUsedRatio(): number {
+    // isolated-vm disposes an isolate on its own when it runs out of memory, possibly after its call
+    // ended: full, then (its statistics would throw).
+    if (this.isolate.isDisposed) return Infinity;
     const s = this.isolate.getHeapStatisticsSync();
     return s.used_heap_size / (this.options.memoryMb * 1024 * 1024);
   }

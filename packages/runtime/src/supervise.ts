@@ -9,9 +9,9 @@
  * node:cluster was measured first: it closes the shared socket when its last worker dies, so a
  * single-worker service refused connections (and, on port 0, moved to a new port) while restarting.
  *
- * Quarantine (SuperviseOptions.quarantine): tenants that keep running long are served by a worker of
- * their own at the lowest CPU priority, so their slices and garbage collections stop stalling the event
- * loop that answers everyone else. Workers report such keys (apps); while any is quarantined, the
+ * Quarantine (SuperviseOptions.quarantine): tenants that hit limits are served by a worker of their own
+ * at the lowest CPU priority, so their slices and garbage collections stop stalling the event loop that
+ * answers everyone else. Workers ask for such keys (apps, askQuarantine); while any is quarantined, the
  * supervisor reads each new connection's request line to choose its worker, and a worker closes a
  * keep-alive connection after answering a request that belongs in the other kind of worker, so the
  * client's next connection is placed anew.
@@ -53,14 +53,14 @@ export interface SuperviseOptions {
   reportTimeoutMs?: number;
   /** An application message a worker sent with sendToSupervisor(). */
   onMessage?: (message: object, pid: number) => void;
-  /** Serve tenants that keep running long from a low-priority worker of their own (see above). */
+  /** Serve tenants that hit limits from a low-priority worker of their own (see above). */
   quarantine?: QuarantineOptions;
 }
 
 export interface QuarantineOptions {
   /** The key (e.g. app id) of a connection's first request, from its request line ("GET /app/x/… HTTP/1.1"); undefined: any worker. */
   keyOf: (requestLine: string) => string | undefined;
-  /** A key stays quarantined this long after a worker last reported it (ms). Default 5 minutes. */
+  /** A key stays quarantined this long after a worker last asked for it (ms). Default 5 minutes. */
   holdMs?: number;
   /** Nice value (Linux) of every thread of the quarantine worker. Default 19, the lowest priority. */
   nice?: number;
@@ -101,9 +101,9 @@ const MSG = { ready: "restitch:ready", recycleMe: "restitch:recycle-me", drain: 
 /** How often a worker's event loop says it is alive (one tiny IPC message; the watchdog's resolution). */
 const HEARTBEAT_MS = 500;
 
-/** Quarantine messages: a worker reports a key; the supervisor tells every worker the keys in force. */
-interface HeavyMessage {
-  type: "restitch:heavy";
+/** Quarantine messages: a worker asks for a key; the supervisor tells every worker the keys in force. */
+interface QuarantineAsk {
+  type: "restitch:quarantine-key";
   key: string;
 }
 interface QuarantineMessage {
@@ -119,8 +119,8 @@ const isTyped = <T extends { type: string }>(m: unknown, type: T["type"]): m is 
 /** Longest request-line read to place a connection; a client slower than this goes to any worker. */
 const PEEK_TIMEOUT_MS = 1_000;
 const PEEK_MAX_BYTES = 8_192;
-/** A worker reports the same key at most this often (ms). */
-const HEAVY_REPORT_EVERY_MS = 1_000;
+/** A worker asks for the same key at most this often (ms). */
+const QUARANTINE_ASK_EVERY_MS = 1_000;
 
 /**
  * Report traffic, one object message per request and answer (never per HTTP request): a worker asks
@@ -226,7 +226,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   };
 
   const holdMs = quarantine?.holdMs ?? 300_000;
-  const reportedHeavy = (key: string) => {
+  const quarantineAsked = (key: string) => {
     if (!quarantine || stopping) return;
     quarantined.set(key, Date.now() + holdMs);
     if (running("quarantine") === 0) spawnWorker("quarantine");
@@ -298,7 +298,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
         publish(); // a quarantine worker that is ready puts the keys in force
         for (const { socket, head } of waiting.splice(0)) handOver(socket, roleFor(head), head);
       } else if (m === MSG.recycleMe) recycle(w, "served its call budget", "calls");
-      else if (isTyped<HeavyMessage>(m, "restitch:heavy")) reportedHeavy(String(m.key));
+      else if (isTyped<QuarantineAsk>(m, "restitch:quarantine-key")) quarantineAsked(String(m.key));
       else if (isReportMessage(m)) {
         if (m.type === "restitch:report") pendingReports.get(m.id)?.(m.value);
         else if (m.type === "restitch:gather") {
@@ -503,18 +503,18 @@ export function attachWorker(hooks: WorkerHooks): () => void {
 const workerRole: Role = process.env[ROLE_ENV] === "quarantine" ? "quarantine" : "normal";
 /** In a worker: the keys the quarantine worker serves (SuperviseOptions.quarantine), as last told. */
 let quarantinedKeys = new Set<string>();
-const heavyReportedAt = new Map<string, number>();
+const quarantineAskedAt = new Map<string, number>();
 
 /**
- * In a worker: this key (app) keeps running long; the supervisor quarantines it (if configured) and
- * keeps it there while reports come. Reports of one key are sent at most once a second.
+ * In a worker: this key (app) misbehaves (its calls hit limits); the supervisor quarantines it (if
+ * configured) and keeps it there while asks come. One key is asked for at most once a second.
  */
-export function reportHeavy(key: string): void {
+export function askQuarantine(key: string): void {
   if (!isWorkerProcess()) return;
   const now = Date.now();
-  if (now - (heavyReportedAt.get(key) ?? -Infinity) < HEAVY_REPORT_EVERY_MS) return;
-  heavyReportedAt.set(key, now);
-  void send({ type: "restitch:heavy", key } satisfies HeavyMessage);
+  if (now - (quarantineAskedAt.get(key) ?? -Infinity) < QUARANTINE_ASK_EVERY_MS) return;
+  quarantineAskedAt.set(key, now);
+  void send({ type: "restitch:quarantine-key", key } satisfies QuarantineAsk);
 }
 
 /**

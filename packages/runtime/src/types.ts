@@ -174,11 +174,11 @@ export interface RuntimeOptions {
     heavyThreads?: number;
   };
   /**
-   * Called after a call that leaves its app heavy by its own record (the evidence of pool.heavyThreads,
-   * whether or not other apps share the runtime), once per such call. A supervisor uses it to move the
-   * app's traffic to a quarantine process (SuperviseOptions.quarantine).
+   * Called when a call hits its CPU, memory, result-size or host-call limit or crashes its isolate: no
+   * ordinary call does that, unlike running long, which a busy machine can make any call do. A supervisor
+   * uses it to move the app's traffic to a quarantine process (SuperviseOptions.quarantine).
    */
-  onHeavy?: (appId: string) => void;
+  onLimitHit?: (appId: string) => void;
 }
 
 export interface AppRuntime {
