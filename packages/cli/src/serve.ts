@@ -124,8 +124,7 @@ export async function serve(argv: string[]): Promise<number> {
     // A request whose app is served by the other kind of worker closes its connection after the answer:
     // the client's next connection is placed by the supervisor.
     running.server.prependListener("request", (req, res) => {
-      const appId = req.url === undefined ? undefined : appIdOfTarget(req.url);
-      if (appId !== undefined && belongsElsewhere(appId)) res.shouldKeepAlive = false;
+      if (belongsElsewhere(() => (req.url === undefined ? undefined : appIdOfTarget(req.url)))) res.shouldKeepAlive = false;
     });
   }
   const callDone = attachWorker({

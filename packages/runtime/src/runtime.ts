@@ -62,8 +62,8 @@ const HEAVY_EVIDENCE_MS = 50;
 const HEAVY_FADE_MS = 10_000;
 /**
  * ...and for this long (ms) after a call hit its CPU, memory, result-size or host-call limit or crashed
- * its isolate: no ordinary call does that, and a tenant that does it again and again would otherwise get a first
- * slice on the event loop (20 ms of it) each time its evidence had faded.
+ * its isolate: no ordinary call does that, and a tenant that does it again and again would otherwise
+ * get a first slice on the event loop (20 ms of it) each time its evidence had faded.
  */
 const HEAVY_AFTER_LIMIT_MS = 60_000;
 /** Event-loop time heavy apps' host work may take per turn of the loop (ms). */
@@ -248,7 +248,7 @@ class AppPool implements AppRuntime {
   private release(s: Sandbox): void {
     const stale = this.all.get(s) !== this.generation;
     // Heap statistics cost a few microseconds: look every HEAP_CHECK_EVERY calls.
-    const heapFull = !s.disposed && s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
+    const heapFull = s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
     if (s.disposed || stale || this.closed || s.callCount >= this.pool.recycleAfterCalls || heapFull) {
       s.dispose();
       this.all.delete(s);

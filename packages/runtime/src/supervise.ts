@@ -180,7 +180,8 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   /** Hands the socket (and the bytes read from it, if any) to a worker of `role`, or of any role. */
   const handOver = (socket: net.Socket, role: Role, head: Buffer | undefined) => {
     if (socket.destroyed) return;
-    const candidates = role === "quarantine" && live("quarantine").length > 0 ? live("quarantine") : live("normal");
+    const quarantineWorkers = role === "quarantine" ? live("quarantine") : [];
+    const candidates = quarantineWorkers.length > 0 ? quarantineWorkers : live("normal");
     if (candidates.length === 0) {
       if (waiting.length >= maxWaitingConnections) socket.destroy();
       else waiting.push({ socket, head });
@@ -518,12 +519,15 @@ export function askQuarantine(key: string): void {
 }
 
 /**
- * In a worker: whether a request for this key belongs in the other kind of worker (quarantined, and this
- * is a normal worker; or released, and this is the quarantine worker). Its connection should close
- * after the answer, so the client's next one is placed by the supervisor.
+ * In a worker: whether a request belongs in the other kind of worker (its key quarantined, and this is a
+ * normal worker; or released, and this is the quarantine worker). Its connection should close after the
+ * answer, so the client's next one is placed by the supervisor. `keyOf` runs only when placement matters
+ * (some key is quarantined, or this is the quarantine worker): every request of a worker asks.
  */
-export function belongsElsewhere(key: string): boolean {
-  return isWorkerProcess() && quarantinedKeys.has(key) !== (workerRole === "quarantine");
+export function belongsElsewhere(keyOf: () => string | undefined): boolean {
+  if (workerRole === "normal" && quarantinedKeys.size === 0) return false;
+  const key = keyOf();
+  return key !== undefined && isWorkerProcess() && quarantinedKeys.has(key) !== (workerRole === "quarantine");
 }
 
 /**

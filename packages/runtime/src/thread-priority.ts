@@ -61,29 +61,27 @@ export function lowerIsolateThreads(nice: number): void {
 
 /**
  * Gives every thread of this process `nice` (Linux; threads started later inherit it from the thread
- * that starts them). Never raises a thread's priority. Returns the threads changed.
+ * that starts them). Never raises a thread's priority.
  */
-export function niceEveryThread(nice: number): number {
-  if (process.platform !== "linux") return 0;
+export function niceEveryThread(nice: number): void {
+  if (process.platform !== "linux") return;
   let tids: string[];
   try {
     tids = readdirSync(TASKS);
   } catch {
-    return 0;
+    return;
   }
-  return tids.filter((t) => makeNicer(Number(t), nice)).length;
+  for (const t of tids) makeNicer(Number(t), nice);
 }
 
 /**
  * Gives the thread `nice` unless it already has that or more: a thread is never given a higher priority
  * (in a process made nicer as a whole, a quarantine worker, isolated-vm's threads keep its value).
  */
-function makeNicer(tid: number, nice: number): boolean {
+function makeNicer(tid: number, nice: number): void {
   try {
-    if (getPriority(tid) >= nice) return false;
-    setPriority(tid, nice);
-    return true;
+    if (getPriority(tid) < nice) setPriority(tid, nice);
   } catch {
-    return false; // gone already, or not permitted: the thread keeps its priority
+    // gone already, or not permitted: the thread keeps its priority
   }
 }
