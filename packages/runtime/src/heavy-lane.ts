@@ -1,9 +1,9 @@
 /**
  * Where heavy apps run. An app whose calls recently ran long (a first slice past its budget, a long
- * continuation, event-loop time taken by host work, a CPU or memory limit hit; see runtime.ts) is
- * "heavy" for a while; in a runtime serving several apps, a heavy app's slices skip the event loop and
- * wait for one of a few lane slots, taken by heavy apps in turn (round-robin per app, FIFO within one). Without the lane, each heavy call ran on a thread of
- * its own and a handful of tenants burning their CPU budgets took the cores from the event loop that
+ * continuation, event-loop time taken by host work, a limit hit; see runtime.ts) is "heavy" for a
+ * while; in a runtime serving several apps, a heavy app's slices skip the event loop and wait for one of
+ * a few lane slots, taken by heavy apps in turn (round-robin per app, FIFO within one). Without the
+ * lane, each heavy call ran on a thread of its own and a handful of tenants burning their CPU budgets took the cores from the event loop that
  * answers every app (hostile load test: the normal app got 47 of its 500 req/s). With it, the heavy
  * apps together use at most `slots` threads; other apps' slices never wait for the lane.
  */

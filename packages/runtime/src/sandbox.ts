@@ -72,9 +72,9 @@ export interface SandboxOptions {
   /** Whether this app's slices go through the heavy lane (it ran long lately, and other apps share the runtime). */
   heavy: () => boolean;
   /**
-   * Told when a call of this app ran long: the longest such event of the call so far went from `fromMs` to
-   * `toMs` (Infinity for a CPU, memory, result-size or host-call limit, or a crash). Events: a CPU-bound slice or continuation
-   * (its CPU ms), the event-loop time its host work took.
+   * Told when a call of this app ran long: the longest such event of the call so far went from `fromMs`
+   * to `toMs` (Infinity for a CPU, memory, result-size or host-call limit, or a crash). Events: a
+   * CPU-bound slice or continuation (its CPU ms), the event-loop time its host work took.
    */
   onRanLong: (fromMs: number, toMs: number) => void;
   /** Queues a slice in the heavy lane (see heavy-lane.ts); false when the runtime has no lane to share. */

@@ -166,10 +166,10 @@ export interface RuntimeOptions {
     timerSlackUs?: number;
     /**
      * In a runtime serving several apps, an app whose calls ran long lately (CPU-bound slices, long
-     * continuations, event-loop time taken by host work: 50 ms of it fading over 10 s; or a CPU or
-     * memory limit, or its result-size or host-call limit, hit in the last 60 s) is heavy: its calls skip the event loop and wait their turn for
-     * one of this many threads, shared round-robin by the heavy apps. Default: cores − 1, at least 1.
-     * 0 turns the lane off.
+     * continuations, event-loop time taken by host work: 50 ms of it fading over 10 s; or a CPU,
+     * memory, result-size or host-call limit hit in the last 60 s) is heavy: its calls skip the event
+     * loop and wait their turn for one of this many threads, shared round-robin by the heavy apps.
+     * Default: cores − 1, at least 1. 0 turns the lane off.
      */
     heavyThreads?: number;
   };
