@@ -130,8 +130,12 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     expect(answer).toContain(JSON.stringify({ ok: true }));
     expect(answer.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
 
+    // The supervisor's gauge, summed into /metrics.
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^restitch_quarantined_apps 1$/m);
+
     // Quiet for the hold time: released, and served by the normal worker again.
     await until(() => /quarantine worker serves no app/.test(s.stderr()), 15_000, "the release");
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^restitch_quarantined_apps 0$/m);
     const back = await once(`${bad}/echo`, { method: "POST", body: "back" });
     expect(back.body).toBe(JSON.stringify({ body: "back" }));
     await until(() => servedBy(s, "bad-abcde").includes(normalPid!) && servedBy(s, "bad-abcde").at(-1) === normalPid, 5_000, "the normal worker's record");
@@ -156,6 +160,36 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     const next = await fetch(`${bad}/echo`, { method: "POST", body: "again" });
     expect(await next.json()).toEqual({ body: "again" });
     await until(() => servedBy(s, "bad-abcde").some((p) => p !== s.pids[0]), 5_000, "a record from the quarantine worker");
+  }, 30_000);
+
+  it("placing a connection reads at most 1 s and 8 KiB of it: a silent client goes to any worker, a long request line is placed by its start, and both are answered intact", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
+    expect((await once(`${s.url}/app/bad-abcde/endpoint/big`)).status).toBe(400);
+    await until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine");
+    await new Promise((r) => setTimeout(r, 300)); // the keys reach the workers
+
+    // Silent past the 1 s read: handed to a normal worker unread, which answers and closes, since the app
+    // belongs in quarantine (without the time bound the supervisor would have placed it there).
+    const request = `POST /app/bad-abcde/endpoint/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nlate`;
+    const silent = await slowRequest(s.url, ["", request], () => new Promise((r) => setTimeout(r, 1_500)));
+    expect(silent).toMatch(/^HTTP\/1\.1 200/);
+    expect(silent).toMatch(/[Cc]onnection: close/);
+    expect(silent).toContain(JSON.stringify({ body: "late" }));
+
+    // A request line past 8 KiB: placed by what was read (its target starts with the app), the rest follows.
+    const query = "q=" + "a".repeat(9_000);
+    const long = await slowRequest(
+      s.url,
+      // The first write has no line feed: the supervisor places the connection once it holds 8 KiB.
+      [`POST /app/bad-abcde/endpoint/echo?${query}`, ` HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlong`],
+      () => new Promise((r) => setTimeout(r, 200)),
+    );
+    expect(long).toMatch(/^HTTP\/1\.1 200/);
+    expect(long).toContain(JSON.stringify({ body: "long" }));
+    await until(() => servedBy(s, "bad-abcde").length >= 3, 5_000, "the records");
+    const [, afterSilent, afterLong] = servedBy(s, "bad-abcde");
+    expect(afterSilent).toBe(s.pids[0]);
+    expect(afterLong).not.toBe(s.pids[0]);
   }, 30_000);
 
   it("a quarantine worker that dies is replaced while the app is still quarantined; meanwhile the normal worker serves it", async () => {
