@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, callError, resolveLimits } from "./limits.js";
 import { assertIsolatedVmVersion } from "./version.js";
 import { widenTimerSlack } from "./timer-slack.js";
 import { HeavyHostWork, HeavyLane } from "./heavy-lane.js";
+import { CpuHogs } from "./cpu-hogs.js";
 import { availableParallelism } from "node:os";
 import type { SliceStart } from "./heavy-lane.js";
 import type { AppDefinition, AppRuntime, CallRequest, CallResult, Limits, Runtime, RuntimeOptions } from "./types.js";
@@ -86,11 +87,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     pool.heavyThreads > 0
       ? { lane: new HeavyLane(pool.heavyThreads), hostWork: new HeavyHostWork(HEAVY_HOST_WORK_MS), active: () => apps.size > 1 }
       : undefined;
+  const hogs = options.onCpuHog ? new CpuHogs(options.onCpuHog) : undefined;
   let closed = false;
   return {
     app(definition) {
       if (closed) throw new Error("runtime is closed");
-      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, options.onLimitHit, () => apps.delete(app));
+      const app = new AppPool(definition, base, pool, options.serviceClients ?? {}, heavy, { onLimitHit: options.onLimitHit, hogs }, () => apps.delete(app));
       apps.add(app);
       return app;
     },
@@ -99,6 +101,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       await Promise.all([...apps].map((a) => a.close()));
     },
   };
+}
+
+/** Who hears of an app's misbehaviour (RuntimeOptions.onLimitHit, onCpuHog). */
+interface Watchers {
+  onLimitHit: ((appId: string) => void) | undefined;
+  hogs: CpuHogs | undefined;
 }
 
 /** What a runtime's apps share for their heavy moments (see heavy-lane.ts). */
@@ -135,7 +143,7 @@ class AppPool implements AppRuntime {
     private readonly pool: PoolSettings,
     private readonly serviceClients: Record<string, string>,
     private readonly heavy: HeavyApps | undefined,
-    private readonly onLimitHit: ((appId: string) => void) | undefined,
+    private readonly watchers: Watchers,
     private readonly onClose: () => void,
   ) {
     if (!definition.id) throw new TypeError("AppDefinition.id is required");
@@ -183,7 +191,7 @@ class AppPool implements AppRuntime {
   private ranLong(fromMs: number, toMs: number): void {
     if (toMs === Infinity) {
       this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
-      this.onLimitHit?.(this.id);
+      this.watchers.onLimitHit?.(this.id);
     }
     this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
     this.evidenceAt = performance.now();
@@ -316,7 +324,9 @@ class AppPool implements AppRuntime {
         file = this.definition.functions[name]?.file ?? `${name}.js`;
       }
       const out = sandbox.run(target, file, request.args ?? [], request.bridge ?? {}, limits, request.httpResponse === true);
-      return out instanceof Promise ? await out : out;
+      const result = out instanceof Promise ? await out : out;
+      this.watchers.hogs?.record(this.id, result.cpuTimeMs);
+      return result;
     } finally {
       // Runs before the caller resumes when the call finished synchronously: the next call gets the
       // same warm isolate instead of a new one.

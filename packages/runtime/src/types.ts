@@ -179,6 +179,14 @@ export interface RuntimeOptions {
    * uses it to move the app's traffic to a quarantine process (SuperviseOptions.quarantine).
    */
   onLimitHit?: (appId: string) => void;
+  /**
+   * Called when one app takes the CPU from lighter ones with calls that each stay within every limit: in
+   * two consecutive quarter-seconds its calls used at least 10 % of a core of isolate CPU, and at least
+   * twice what another app served in the same quarter-second used (see cpu-hogs.ts). A single busy app,
+   * or several about equally busy ones, is never reported. A supervisor quarantines it too: at nice 19
+   * it keeps whatever CPU the others leave.
+   */
+  onCpuHog?: (appId: string) => void;
 }
 
 export interface AppRuntime {

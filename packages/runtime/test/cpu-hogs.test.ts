@@ -1,0 +1,104 @@
+import { createRuntime, type Runtime } from "@restitch/runtime";
+import { afterEach, describe, expect, it } from "vitest";
+import { CpuHogs, HOG_WINDOW_MS } from "../src/cpu-hogs.js";
+
+/**
+ * Feeds `windows` windows in which each app's calls used `perSecond` of CPU (ms per second; the floor
+ * is 100 ms/s), and returns the time the next window starts.
+ */
+function feed(hogs: CpuHogs, perSecond: Record<string, number>, windows: number, from = 0): number {
+  let t = from;
+  for (let w = 0; w < windows; w++, t += HOG_WINDOW_MS) {
+    for (const [app, ms] of Object.entries(perSecond)) hogs.record(app, (ms * HOG_WINDOW_MS) / 1_000, t + 1);
+  }
+  hogs.record("closing-call", 0, t + 1); // the first call of the next window closes the last one
+  return t;
+}
+
+describe("CpuHogs (issue 8: a busy neighbour whose every call stays within its limits)", () => {
+  it("reports the app that takes ≥ 100 ms/s and ≥ 2× a lighter app's CPU, after two windows in a row", () => {
+    const reported: string[] = [];
+    const hogs = new CpuHogs((app) => reported.push(app));
+    const t = feed(hogs, { regex: 280, normal: 60 }, 1);
+    expect(reported).toEqual([]); // one window is a burst
+    feed(hogs, { regex: 280, normal: 60 }, 1, t);
+    expect(reported).toEqual(["regex"]);
+  });
+
+  it("never reports an app alone, nor equally busy apps, nor an app under the CPU floor", () => {
+    const reported: string[] = [];
+    const hogs = new CpuHogs((app) => reported.push(app));
+    let t = feed(hogs, { busy: 900 }, 5); // alone: nobody to protect
+    t = feed(hogs, { a: 600, b: 400 }, 5, t); // about as busy: neither takes from a lighter one
+    feed(hogs, { small: 90, tiny: 1 }, 5, t); // 9 % of a core is no hog
+    expect(reported).toEqual([]);
+  });
+
+  it("needs consecutive windows: a burst, a quiet window, a burst is not a hog", () => {
+    const reported: string[] = [];
+    const hogs = new CpuHogs((app) => reported.push(app));
+    let t = feed(hogs, { regex: 400, normal: 5 }, 1);
+    t = feed(hogs, { regex: 10, normal: 5 }, 1, t);
+    feed(hogs, { regex: 400, normal: 5 }, 1, t);
+    expect(reported).toEqual([]);
+  });
+
+  it("scales the floor with a window that closed late (after a quiet time)", () => {
+    const reported: string[] = [];
+    const hogs = new CpuHogs((app) => reported.push(app));
+    // 300 ms of CPU in a window that closed 10 s after it opened is 3 % of a core.
+    hogs.record("a", 300, 1);
+    hogs.record("b", 1, 2);
+    hogs.record("a", 0, 10_001);
+    hogs.record("a", 300, 10_002);
+    hogs.record("b", 1, 10_003);
+    hogs.record("a", 0, 20_004);
+    expect(reported).toEqual([]);
+  });
+});
+
+describe("RuntimeOptions.onCpuHog, with real isolates", () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.close();
+    runtime = undefined;
+  });
+
+  /** Calls `busy` back to back (one call per turn of the event loop) and `light` every 20 ms for `ms`. */
+  async function load(busy: { call: () => Promise<unknown> }, light: { call: () => Promise<unknown> } | undefined, ms: number) {
+    const end = performance.now() + ms;
+    const lightLoop = (async () => {
+      while (light && performance.now() < end) {
+        await light.call();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    while (performance.now() < end) {
+      await busy.call();
+      await new Promise((r) => setImmediate(r));
+    }
+    await lightLoop;
+  }
+
+  const spin = `exports = function () { const end = Date.now() + 2; while (Date.now() < end); return "spun"; };`;
+  const hello = `exports = function () { return "hello"; };`;
+
+  it("reports an app whose quick calls take the CPU next to a light app, and not the light app", async () => {
+    const reported: string[] = [];
+    runtime = createRuntime({ onCpuHog: (app) => reported.push(app) });
+    const busy = runtime.app({ id: "busy", functions: { run: { source: spin } } });
+    const light = runtime.app({ id: "light", functions: { run: { source: hello } } });
+    const call = (app: typeof busy) => ({ call: () => app.call({ functionName: "run" }) });
+    await load(call(busy), call(light), 2_000);
+    expect(reported.length).toBeGreaterThan(0);
+    expect(new Set(reported)).toEqual(new Set(["busy"]));
+  });
+
+  it("does not report the same app when it is the only one served", async () => {
+    const reported: string[] = [];
+    runtime = createRuntime({ onCpuHog: (app) => reported.push(app) });
+    const busy = runtime.app({ id: "busy", functions: { run: { source: spin } } });
+    await load({ call: () => busy.call({ functionName: "run" }) }, undefined, 2_000);
+    expect(reported).toEqual([]);
+  });
+});
