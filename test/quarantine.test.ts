@@ -1,8 +1,8 @@
 /**
- * Quarantine with real processes (docs/security.md, "Quarantine"): an app whose calls hit a limit moves
- * to a worker of its own at the lowest CPU priority, other apps stay where they are, bytes the
- * supervisor read to place a connection reach the worker intact, and the app comes back when it has
- * been quiet for the hold time. Security checklist: a tenant must not slow the others down.
+ * Quarantine with real processes (docs/security.md, "Quarantine"): an app whose calls hit a limit, or
+ * that takes the CPU from lighter apps, moves to a worker of its own at the lowest CPU priority, other
+ * apps stay where they are, bytes the supervisor read to place a connection reach the worker intact,
+ * and the app comes back when it has been quiet for the hold time. Security checklist: a tenant must not slow the others down.
  */
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -212,6 +212,41 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     expect([first, s.pids[0]]).not.toContain(last);
     expect(s.child.exitCode).toBeNull();
   }, 40_000);
+
+  it("moves an app whose quick calls take the CPU from a lighter app (no limit hit), and not while it is the only app served", async () => {
+    const hog = await writeApp({
+      appId: "hog-abcde",
+      // 3 ms of CPU per call, well within every limit.
+      functions: { spin: `exports = () => { const end = Date.now() + 3; while (Date.now() < end); return "spun"; };` },
+      endpoints: [{ route: "/spin", http_method: "GET", function_name: "spin" }],
+    });
+    const s = await serveRestitch([hog, ...(await apps()), "--log-format", "json"], children);
+    const [normalPid] = s.pids;
+    let stop = false;
+    const flood = async () => {
+      while (!stop) expect(await (await fetch(`${s.url}/app/hog-abcde/endpoint/spin`)).json()).toBe("spun");
+    };
+    const floods = [flood(), flood()];
+    // Alone: busy, but nobody lighter is waiting.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(s.stderr()).not.toMatch(/quarantine worker serves/);
+    // Next to a light app: moved within a second or two, the light app stays.
+    const light = (async () => {
+      while (!stop) {
+        expect((await once(`${s.url}/app/good-abcde/endpoint/hello`)).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await until(() => /quarantine worker serves 'hog-abcde'/.test(s.stderr()), 10_000, "the quarantine");
+      await until(() => servedBy(s, "hog-abcde").some((p) => p !== normalPid), 5_000, "a record from the quarantine worker");
+    } finally {
+      stop = true;
+      await Promise.all([...floods, light]);
+    }
+    expect(s.stderr()).not.toMatch(/good-abcde'/);
+    expect(new Set(servedBy(s, "good-abcde"))).toEqual(new Set([normalPid]));
+  }, 30_000);
 
   it("--quarantine off keeps every app on the normal workers", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json", "--quarantine", "off"], children);

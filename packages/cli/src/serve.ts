@@ -105,8 +105,8 @@ export async function serve(argv: string[]): Promise<number> {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(dataDir ? { dataDir } : {}),
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
-    // An app whose calls hit limits moves to the supervisor's quarantine worker.
-    ...(worker && quarantine === "on" ? { runtime: { onLimitHit: askQuarantine } } : {}),
+    // An app whose calls hit limits, or that takes the CPU from the others, moves to the supervisor's quarantine worker.
+    ...(worker && quarantine === "on" ? { runtime: { onLimitHit: askQuarantine, onCpuHog: askQuarantine } } : {}),
     onCall: (e) => {
       if (e.kind === "function") return; // a run outside a request: logged and counted, not a call
       callDone();
