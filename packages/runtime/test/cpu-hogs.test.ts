@@ -3,13 +3,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CpuHogs, HOG_WINDOW_MS } from "../src/cpu-hogs.js";
 
 /**
- * Feeds `windows` windows in which each app's calls used `perSecond` of CPU (ms per second; the floor
- * is 100 ms/s), and returns the time the next window starts.
+ * Feeds `windows` windows in which each app's `calls` calls (10 unless given: steady traffic) used
+ * `perSecond` of CPU (ms per second; the floor is 100 ms/s), and returns the time the next window starts.
  */
-function feed(hogs: CpuHogs, perSecond: Record<string, number>, windows: number, from = 0): number {
+function feed(hogs: CpuHogs, perSecond: Record<string, number>, windows: number, from = 0, calls: Record<string, number> = {}): number {
   let t = from;
   for (let w = 0; w < windows; w++, t += HOG_WINDOW_MS) {
-    for (const [app, ms] of Object.entries(perSecond)) hogs.record(app, (ms * HOG_WINDOW_MS) / 1_000, t + 1);
+    for (const [app, ms] of Object.entries(perSecond)) {
+      const n = calls[app] ?? 10;
+      for (let i = 0; i < n; i++) hogs.record(app, (ms * HOG_WINDOW_MS) / 1_000 / n, t + 1 + i);
+    }
   }
   hogs.record("closing-call", 0, t + 1); // the first call of the next window closes the last one
   return t;
@@ -34,6 +37,15 @@ describe("CpuHogs (issue 8: a busy neighbour whose every call stays within its l
     expect(reported).toEqual([]);
   });
 
+  it("does not count apps called once or twice as lighter apps to protect (first contact: 500 req/s next to single hostile calls)", () => {
+    const reported: string[] = [];
+    const hogs = new CpuHogs((app) => reported.push(app));
+    const t = feed(hogs, { normal: 150, once: 0.2, twice: 1 }, 4, 0, { once: 1, twice: 2 });
+    expect(reported).toEqual([]);
+    feed(hogs, { normal: 150, steady: 1 }, 2, t);
+    expect(reported).toEqual(["normal"]); // the same load next to steady traffic is a hog
+  });
+
   it("needs consecutive windows: a burst, a quiet window, a burst is not a hog", () => {
     const reported: string[] = [];
     const hogs = new CpuHogs((app) => reported.push(app));
@@ -47,13 +59,19 @@ describe("CpuHogs (issue 8: a busy neighbour whose every call stays within its l
     const reported: string[] = [];
     const hogs = new CpuHogs((app) => reported.push(app));
     // 300 ms of CPU in a window that closed 10 s after it opened is 3 % of a core.
-    hogs.record("a", 300, 1);
-    hogs.record("b", 1, 2);
-    hogs.record("a", 0, 10_001);
-    hogs.record("a", 300, 10_002);
-    hogs.record("b", 1, 10_003);
-    hogs.record("a", 0, 20_004);
+    const window = (from: number) => {
+      hogs.record("a", 300, from);
+      for (let i = 1; i <= 5; i++) hogs.record("b", 0.2, from + i);
+    };
+    window(0);
+    window(10_000);
+    hogs.record("a", 0, 20_000);
     expect(reported).toEqual([]);
+    // The same in windows of the usual length is a hog.
+    window(20_000 + HOG_WINDOW_MS);
+    window(20_000 + 2 * HOG_WINDOW_MS);
+    hogs.record("a", 0, 20_000 + 3 * HOG_WINDOW_MS);
+    expect(reported).toEqual(["a"]);
   });
 });
 
