@@ -2,9 +2,12 @@
 // next to hostile apps, on 127.0.0.1, bounded, stopping by itself. Phase 1: the normal app alone at a
 // fixed rate. Phase 2: the same normal load while every hostile app is loaded by its own generator.
 // Phase 3: a long run (≥ 100k normal calls, hostile calls mixed in) watching the server tree's RSS.
-// Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
+// The normal load's connections are open before each phase starts (a running app's clients), a phase's
+// generators start sending together once all have booted, and phase 2's normal p99 is also reported
+// second by second. Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
 //
-// Options: --serve-args "--quarantine off" (more arguments for restitch serve); --server-log file (its stderr);
+// Options: --serve-args "--quarantine off" (more arguments for restitch serve); --server-log file (its
+// stderr, each line with the time since the server started, and the phases' starts);
 // --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
 // flag), --rate n (normal req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3
 // normal calls, 100000), --max-long s (cap on phase 3, 90), --hostile-connections n (per hostile app in
@@ -29,9 +32,30 @@ function percentile(sorted, p) {
   return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function runStream(stream, isStopped) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: stream.connections });
+/** A stream's connections, kept alive between its requests. */
+const agentFor = (stream) => new http.Agent({ keepAlive: true, maxSockets: stream.connections });
+
+/** Sends one request of a stream (spec: one of its `requests`); onResponse as http.request's. */
+function send(stream, spec, agent, onResponse) {
+  const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
+  const req = http.request(stream.base + spec.path, { method: spec.method, agent, headers: { ...spec.headers, ...(body ? { "content-length": body.length } : {}) } }, onResponse);
+  req.end(body);
+  return req;
+}
+
+/** Opens every connection of a stream with one (unmeasured) request each of its first kind. */
+function preconnect(stream, agent) {
+  const once = () =>
+    new Promise((resolve, reject) => {
+      send(stream, stream.requests[0], agent, (res) => res.resume().on("end", resolve)).on("error", reject);
+    });
+  return Promise.all(Array.from({ length: stream.connections }, once));
+}
+
+function runStream(stream, agent, isStopped) {
   const latencies = [];
+  /** Latencies by the second of the stream they were scheduled in: when a phase went wrong, not only how much. */
+  const bySecond = [];
   const status = {};
   const errors = {};
   let wrong = 0;
@@ -48,6 +72,10 @@ function runStream(stream, isStopped) {
   let resolveDone;
   const done = new Promise((r) => (resolveDone = r));
 
+  const record = (scheduled, latency) => {
+    latencies.push(latency);
+    (bySecond[Math.floor((scheduled - start) / 1000)] ??= []).push(latency);
+  };
   const settle = (scheduled) => {
     pending.delete(scheduled);
     inflight--;
@@ -59,14 +87,13 @@ function runStream(stream, isStopped) {
     const spec = stream.requests[sent++ % stream.requests.length];
     inflight++;
     pending.add(scheduled);
-    const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
-    const req = http.request(stream.base + spec.path, { method: spec.method, agent, headers: { ...spec.headers, ...(body ? { "content-length": body.length } : {}) } }, (res) => {
+    const req = send(stream, spec, agent, (res) => {
       const chunks = [];
       if (spec.expect !== undefined) res.on("data", (c) => chunks.push(c));
       else res.resume();
       res.on("end", () => {
         if (abandoned) return settle(scheduled);
-        latencies.push(performance.now() - scheduled);
+        record(scheduled, performance.now() - scheduled);
         status[res.statusCode] = (status[res.statusCode] ?? 0) + 1;
         if (spec.expect !== undefined) {
           const text = Buffer.concat(chunks).toString();
@@ -84,7 +111,6 @@ function runStream(stream, isStopped) {
       if (!abandoned) errors[e.code ?? e.message] = (errors[e.code ?? e.message] ?? 0) + 1;
       settle(scheduled);
     });
-    req.end(body);
   };
   const pump = () => {
     if (isStopped()) return;
@@ -111,7 +137,7 @@ function runStream(stream, isStopped) {
       if (inflight > 0) await Promise.race([done, new Promise((r) => setTimeout(r, stream.drainMs ?? 200))]);
       abandoned = true;
       const unfinished = pending.size;
-      if (stream.drainMs) for (const scheduled of pending) latencies.push(performance.now() - scheduled);
+      if (stream.drainMs) for (const scheduled of pending) record(scheduled, performance.now() - scheduled);
       agent.destroy();
       const sorted = Float64Array.from(latencies).sort();
       const ok = Object.entries(status).reduce((a, [code, n]) => a + (code.startsWith("2") ? n : 0), 0);
@@ -129,6 +155,7 @@ function runStream(stream, isStopped) {
         firstWrong,
         unfinished,
         seconds,
+        p99MsBySecond: Array.from(bySecond, (xs) => (xs ? percentile(Float64Array.from(xs).sort(), 99) : null)),
       };
     },
   };
@@ -136,24 +163,27 @@ function runStream(stream, isStopped) {
 
 async function generatorMain(config) {
   let stopped = false;
+  const lines = createInterface({ input: process.stdin });
+  const said = (word) => new Promise((resolve) => lines.on("line", (l) => l.trim() === word && resolve()));
+  const go = said("go");
+  const stop = said("stop");
+  // A preconnected stream (the normal load) has its connections open before the phase starts, as a
+  // running app's clients would when an attack begins; only the attackers' connections are new.
+  const agents = config.streams.map(agentFor);
+  await Promise.all(config.streams.map((s, i) => (s.preconnect ? preconnect(s, agents[i]) : undefined)));
+  // Booted: the runner starts every generator of a phase at once when all are ready (see startGenerators).
+  process.stdout.write(JSON.stringify({ type: "ready" }) + "\n");
+  await go;
   // The generator shares the cores with the server and the attackers: its own event-loop delay says how
   // much of a latency it may have added itself (a late timer sends late, a late read answers late).
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
-  const streams = config.streams.map((s) => runStream(s, () => stopped));
+  const streams = config.streams.map((s, i) => runStream(s, agents[i], () => stopped));
   const t0 = performance.now();
   const progress = setInterval(() => {
     process.stdout.write(JSON.stringify({ type: "progress", t: (performance.now() - t0) / 1000, counts: Object.fromEntries(streams.map((s) => [s.name, s.count()])) }) + "\n");
   }, 1000);
-  await new Promise((resolve) => {
-    const timer = config.durationS ? setTimeout(resolve, config.durationS * 1000) : undefined;
-    createInterface({ input: process.stdin }).on("line", (l) => {
-      if (l.trim() === "stop") {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  await Promise.race([stop, ...(config.durationS ? [new Promise((r) => setTimeout(r, config.durationS * 1000))] : [])]);
   clearInterval(progress);
   stopped = true;
   loopDelay.disable();
@@ -163,26 +193,44 @@ async function generatorMain(config) {
   process.exit(0);
 }
 
-/** Starts a generator process; resolves { stop(), result, onProgress(fn) }. */
-function startGenerator(config) {
+/** Spawns a generator process: { ready, go(), stop(), result, onProgress(fn) }. */
+function spawnGenerator(config) {
   const child = spawn(process.execPath, [import.meta.filename, "--generator", JSON.stringify(config)], { stdio: ["pipe", "pipe", "inherit"] });
   const listeners = [];
+  let readied;
+  const ready = new Promise((r) => (readied = r));
   const result = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       const m = JSON.parse(line);
-      if (m.type === "progress") for (const l of listeners) l(m);
+      if (m.type === "ready") readied();
+      else if (m.type === "progress") for (const l of listeners) l(m);
       else if (m.type === "result") resolve(m.streams);
     });
     child.on("exit", (code) => (code === 0 ? undefined : reject(new Error(`load generator exited ${code}`))));
   });
+  const say = (word) => child.exitCode === null && child.stdin.write(`${word}\n`);
   return {
+    ready: Promise.race([ready, result]),
+    go: () => say("go"),
     result,
     onProgress: (fn) => listeners.push(fn),
     stop: () => {
-      if (child.exitCode === null) child.stdin.write("stop\n");
+      say("stop");
       return result;
     },
   };
+}
+
+/**
+ * Starts a phase's generators and lets them send at the same moment, once every one has booted: a
+ * node process starting on the same cores is the harness's cost, not the server's, and the attack and
+ * the normal load it is measured against start together.
+ */
+async function startGenerators(...configs) {
+  const generators = configs.map(spawnGenerator);
+  await Promise.all(generators.map((g) => g.ready));
+  for (const g of generators) g.go();
+  return generators;
 }
 
 if (process.argv[2] === "--generator") {
@@ -207,6 +255,8 @@ const { values: opts } = parseArgs({
     "server-log": { type: "string" },
   },
 });
+/** --server-log file: one file for every run's server (see measure). */
+const serverLog = opts["server-log"] ? createWriteStream(opts["server-log"]) : undefined;
 /** --hostile a,b: only these hostile apps (names as in hostile-apps.mjs), to see what each kind costs. */
 const hostileApps = opts.hostile ? HOSTILE.filter((a) => opts.hostile.split(",").includes(a.name)) : HOSTILE;
 for (const name of opts.hostile?.split(",") ?? []) {
@@ -273,36 +323,42 @@ function slope(points) {
 async function measure(workers, root, dirs) {
   const args = [...dirs, ...(workers === 1 ? [] : ["--workers", String(workers)]), ...(opts["serve-args"]?.split(" ").filter(Boolean) ?? [])];
   const { child, url } = await startServe(args);
-  // --server-log file: the server's stderr (worker deaths, quarantine changes, errors) for a closer look.
-  if (opts["server-log"]) child.stderr.pipe(createWriteStream(opts["server-log"]));
+  // --server-log file: the server's stderr (worker deaths, quarantine changes, errors) for a closer look,
+  // each line with its time since the server started, among the phases' starts.
+  const t0 = performance.now();
+  const toServerLog = (line) => serverLog?.write(`${((performance.now() - t0) / 1000).toFixed(1)} s ${line}\n`);
   const serverEvents = { workerDeaths: 0, recycles: 0, errorLines: 0 };
   createInterface({ input: child.stderr }).on("line", (l) => {
+    toServerLog(l);
     if (/worker \d+ died/.test(l)) serverEvents.workerDeaths++;
     else if (/recycling worker/.test(l)) serverEvents.recycles++;
     else if (/->\s*\d{3}:/.test(l)) serverEvents.errorLines++;
   });
   const rss = [];
   const label = workers === 1 ? "default (1 worker)" : `--workers ${workers}`;
-  const log = (m) => console.error(`[${label}] ${m}`);
+  const log = (m) => {
+    console.error(`[${label}] ${m}`);
+    toServerLog(`[bench] ${m}`);
+  };
   try {
     const seed = await fetch(`${url}/app/${NORMAL.appId}/endpoint/seed`, { method: "POST" });
     if (seed.status !== 200) throw new Error(`seeding the normal app failed: ${seed.status} ${await seed.text()}`);
     log(`serving ${dirs.length} apps at ${url}; warm-up ${settings.warmupS} s`);
-    await startGenerator({ durationS: settings.warmupS, streams: [stream(NORMAL, url, { connections: 8 })] }).result;
+    await (await startGenerators({ durationS: settings.warmupS, streams: [stream(NORMAL, url, { connections: 8 })] }))[0].result;
 
-    const normalOpen = () => stream(NORMAL, url, { rate: settings.rate, connections: settings.normalConnections, drainMs: 15_000 });
+    const normalOpen = () => stream(NORMAL, url, { rate: settings.rate, connections: settings.normalConnections, drainMs: 15_000, preconnect: true });
     const hostileStreams = (connections) => hostileApps.map((a) => stream(a, url, { connections }));
 
     log(`phase 1: normal app alone, ${settings.rate} req/s for ${settings.aloneS} s`);
     let stop = sampleRss(child.pid, "alone", rss);
-    const [alone] = await startGenerator({ durationS: settings.aloneS, streams: [normalOpen()] }).result;
+    const [alone] = await (await startGenerators({ durationS: settings.aloneS, streams: [normalOpen()] }))[0].result;
     stop();
 
     // The first call of each hostile app, separately: an app's first long continuation runs on the event
     // loop before the app is switched to isolated-vm's threads (docs/security.md, "Known edges").
     log(`first contact: each hostile app called once while the normal app gets ${settings.rate} req/s`);
     stop = sampleRss(child.pid, "contact", rss);
-    const contactLoad = startGenerator({ streams: [normalOpen()] });
+    const [contactLoad] = await startGenerators({ streams: [normalOpen()] });
     const firstCalls = await Promise.race([
       new Promise((r) => setTimeout(() => r(hostileApps.map((a) => ({ name: a.name, status: "still running", ms: settings.contactMaxS * 1000 }))), settings.contactMaxS * 1000)),
       Promise.all(
@@ -318,15 +374,15 @@ async function measure(workers, root, dirs) {
 
     log(`phase 2: normal app at ${settings.rate} req/s + ${hostileApps.length} hostile apps × ${settings.hostileConnections} connections for ${settings.attackS} s`);
     stop = sampleRss(child.pid, "attack", rss);
-    const [underAttack, hostile] = await Promise.all([
-      startGenerator({ durationS: settings.attackS, streams: [normalOpen()] }).result.then((r) => r[0]),
-      startGenerator({ durationS: settings.attackS, streams: hostileStreams(settings.hostileConnections) }).result,
-    ]);
+    const attack = await startGenerators({ durationS: settings.attackS, streams: [normalOpen()] }, { durationS: settings.attackS, streams: hostileStreams(settings.hostileConnections) });
+    const [[underAttack], hostile] = await Promise.all(attack.map((g) => g.result));
     stop();
 
     log(`phase 3: ${settings.longCalls} normal calls (closed loop, ${settings.longConnections} connections) + each hostile app at ${settings.longHostileRate} req/s, at most ${settings.maxLongS} s`);
-    const normal = startGenerator({ streams: [stream(NORMAL, url, { connections: settings.longConnections, drainMs: 15_000 })] });
-    const mix = startGenerator({ streams: hostileApps.map((a) => stream(a, url, { connections: 1, rate: settings.longHostileRate })) });
+    const [normal, mix] = await startGenerators(
+      { streams: [stream(NORMAL, url, { connections: settings.longConnections, drainMs: 15_000 })] },
+      { streams: hostileApps.map((a) => stream(a, url, { connections: 1, rate: settings.longHostileRate })) },
+    );
     let normalCalls = 0;
     let reached;
     const reachedTarget = new Promise((r) => (reached = r));
@@ -387,6 +443,7 @@ function tables(result) {
     lines.push(
       `- first contact (each hostile app's first call, alongside the normal load): normal p99 ${fmt(run.contact.p99Ms, 0)} ms, max ${fmt(run.contact.maxMs, 0)} ms; ${run.firstCalls.map((c) => `${c.name} ${c.status} in ${fmt(c.ms / 1000, 1)} s`).join(", ")}`,
       `- normal p99 under attack / alone: ${fmt(run.underAttack.p99Ms, 2)} / ${fmt(run.alone.p99Ms, 2)} ms = ${fmt(v.p99Ratio, 2)}× → ${v.p99Within2x ? "PASS" : "FAIL"} (≤ 2×)`,
+      `- normal p99 under attack, second by second (ms): ${(run.underAttack.p99MsBySecond ?? []).map((x) => fmt(x, 0)).join(" ")}`,
       `- RSS of the server tree (MB, sampled every second): alone ${range(rssBy("alone"))}, attack ${range(rssBy("attack"))}, long ${range(rssBy("long"))}`,
       `- RSS after warm-up (phase 3 after ${WARMUP_SHARE * 100} % of ${v.longNormalCalls} normal calls): ${fmt(v.rssSteadyMinMb, 0)}–${fmt(v.rssSteadyMaxMb, 0)} MB, slope ${fmt(v.rssSlopeMbPer10k, 2)} MB per 10k normal calls → ${v.rssFlat ? "PASS" : "FAIL"} (flat: ≤ ${FLAT_MB_PER_10K} MB per 10k)`,
       `- normal answers all correct: ${v.normalAlwaysRight ? "yes" : "NO"}; server up and answering afterwards: ${run.aliveAfter ? "yes" : "NO"}; worker deaths ${run.serverEvents.workerDeaths}, recycles ${run.serverEvents.recycles}, call errors logged ${run.serverEvents.errorLines}`,
