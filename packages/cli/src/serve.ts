@@ -26,7 +26,7 @@ const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
 const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
 /** A worker whose event loop is held this long (ms) is killed and replaced (its in-flight requests fail). */
 const WORKER_HANG_MS = positiveEnv("RESTITCH_WORKER_HANG_MS", 15_000);
-/** An app stays in the quarantine worker this long (ms) after its calls last hit a limit. */
+/** An app stays in the quarantine worker this long (ms) after its calls last hit a limit or it last took the CPU from lighter apps. */
 const QUARANTINE_HOLD_MS = positiveEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
 
 function positiveEnv(name: string, fallback: number): number {
@@ -84,6 +84,7 @@ export async function serve(argv: string[]): Promise<number> {
     }
   }
   const worker = isWorkerProcess();
+  const quarantining = worker && quarantine === "on";
   const secretsFile = stringOption(values.secrets);
   const mongodbUri = stringOption(values["mongodb-uri"]);
   const dataDir = stringOption(values["data-dir"]) ?? (worker ? process.env[EPHEMERAL_DATA_DIR] : undefined);
@@ -106,7 +107,7 @@ export async function serve(argv: string[]): Promise<number> {
     ...(dataDir ? { dataDir } : {}),
     ...(consoleAccess ? { console: { token: consoleAccess.token, server: { workers }, ...(workerRuns ? { runs: workerRuns } : {}) } } : {}),
     // An app whose calls hit limits, or that takes the CPU from the others, moves to the supervisor's quarantine worker.
-    ...(worker && quarantine === "on" ? { runtime: { onLimitHit: askQuarantine, onCpuHog: askQuarantine } } : {}),
+    ...(quarantining ? { runtime: { onLimitHit: askQuarantine, onCpuHog: askQuarantine } } : {}),
     onCall: (e) => {
       if (e.kind === "function") return; // a run outside a request: logged and counted, not a call
       callDone();
@@ -120,7 +121,7 @@ export async function serve(argv: string[]): Promise<number> {
       ...(worker ? { metricsText: async () => String(await gatherFromSupervisor()) } : {}),
     },
   });
-  if (worker && quarantine === "on") {
+  if (quarantining) {
     // A request whose app is served by the other kind of worker closes its connection after the answer:
     // the client's next connection is placed by the supervisor.
     running.server.prependListener("request", (req, res) => {

@@ -246,7 +246,7 @@ export function createSupervisorMetrics(): SupervisorMetrics {
   });
   const quarantined = new Gauge({
     name: "restitch_quarantined_apps",
-    help: "Apps served by the low-priority quarantine worker because their calls hit limits (docs/security.md).",
+    help: "Apps served by the low-priority quarantine worker because their calls hit limits or took the CPU from lighter apps (docs/security.md).",
     registers,
   });
   // Present from the start (at 0), so a dashboard can tell "none yet" from "not reported".

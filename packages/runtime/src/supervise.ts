@@ -9,9 +9,9 @@
  * node:cluster was measured first: it closes the shared socket when its last worker dies, so a
  * single-worker service refused connections (and, on port 0, moved to a new port) while restarting.
  *
- * Quarantine (SuperviseOptions.quarantine): tenants that hit limits are served by a worker of their own
- * at the lowest CPU priority, so their slices and garbage collections stop stalling the event loop that
- * answers everyone else. Workers ask for such keys (apps, askQuarantine); while any is quarantined, the
+ * Quarantine (SuperviseOptions.quarantine): tenants that misbehave (hit limits, take the CPU from lighter
+ * ones) are served by a worker of their own at the lowest CPU priority, so their slices and garbage
+ * collections stop stalling the event loop that answers everyone else. Workers ask for such keys (apps, askQuarantine); while any is quarantined, the
  * supervisor reads each new connection's request line to choose its worker, and a worker closes a
  * keep-alive connection after answering a request that belongs in the other kind of worker, so the
  * client's next connection is placed anew.
@@ -53,7 +53,7 @@ export interface SuperviseOptions {
   reportTimeoutMs?: number;
   /** An application message a worker sent with sendToSupervisor(). */
   onMessage?: (message: object, pid: number) => void;
-  /** Serve tenants that hit limits from a low-priority worker of their own (see above). */
+  /** Serve misbehaving tenants from a low-priority worker of their own (see above). */
   quarantine?: QuarantineOptions;
 }
 
@@ -507,8 +507,9 @@ let quarantinedKeys = new Set<string>();
 const quarantineAskedAt = new Map<string, number>();
 
 /**
- * In a worker: this key (app) misbehaves (its calls hit limits); the supervisor quarantines it (if
- * configured) and keeps it there while asks come. One key is asked for at most once a second.
+ * In a worker: this key (app) misbehaves (RuntimeOptions.onLimitHit, onCpuHog); the supervisor
+ * quarantines it (if configured) and keeps it there while asks come. One key is asked for at most once
+ * a second.
  */
 export function askQuarantine(key: string): void {
   if (!isWorkerProcess()) return;
