@@ -67,6 +67,14 @@ const HEAVY_FADE_MS = 10_000;
  * get a first slice on the event loop (20 ms of it) each time its evidence had faded.
  */
 const HEAVY_AFTER_LIMIT_MS = 60_000;
+/**
+ * After a first slice of an app overran its budget using the CPU, the app's calls start off the event
+ * loop for this long (ms): a tenant doing that again and again would otherwise take the event loop for a
+ * slice (20 ms) each time, as long as it is not heavy (measured: a log-flooding app, its one earlier call
+ * 10 s back, took the loop for two 20 ms slices as its next attack began). Unlike heavy apps, its calls
+ * do not wait for the heavy lane: a legitimate app with an occasional long call only pays a thread hop.
+ */
+const START_OFF_LOOP_MS = 60_000;
 /** Event-loop time heavy apps' host work may take per turn of the loop (ms). */
 const HEAVY_HOST_WORK_MS = 2;
 
@@ -136,6 +144,8 @@ class AppPool implements AppRuntime {
   private evidenceAt = 0;
   /** Until when (performance.now()) it is heavy for a limit it hit. */
   private heavyUntil = 0;
+  /** Its calls start off the event loop until then (see START_OFF_LOOP_MS). */
+  private offLoopUntil = 0;
 
   constructor(
     definition: AppDefinition,
@@ -167,6 +177,10 @@ class AppPool implements AppRuntime {
         this.asyncContinuations = true;
       },
       heavy: () => this.isHeavy(),
+      startOffLoop: () => this.startsOffLoop(),
+      onOverran: () => {
+        this.offLoopUntil = performance.now() + START_OFF_LOOP_MS;
+      },
       onRanLong: (fromMs: number, toMs: number) => this.ranLong(fromMs, toMs),
       enterLane: (start: SliceStart) => {
         const shared = this.shared();
@@ -209,6 +223,10 @@ class AppPool implements AppRuntime {
     const shared = this.evidenceMs === 0 ? undefined : this.shared();
     if (shared === undefined) return false;
     return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
+  }
+
+  private startsOffLoop(): boolean {
+    return this.offLoopUntil !== 0 && performance.now() < this.offLoopUntil;
   }
 
   /** Boots an isolate of the current generation for the pool (off the event loop, see Sandbox.open). */
@@ -372,6 +390,7 @@ class AppPool implements AppRuntime {
       calls: this.callCount,
       asyncContinuations: this.asyncContinuations,
       heavy: this.isHeavy(),
+      startsOffLoop: this.startsOffLoop(),
     };
   }
 

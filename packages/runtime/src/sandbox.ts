@@ -71,6 +71,10 @@ export interface SandboxOptions {
   onLongContinuation: () => void;
   /** Whether this app's slices go through the heavy lane (it ran long lately, and other apps share the runtime). */
   heavy: () => boolean;
+  /** Whether this app's calls start off the event loop (one of its first slices overran lately, onOverran). */
+  startOffLoop: () => boolean;
+  /** Told when a first slice used the CPU past its budget (the call is re-run off the event loop). */
+  onOverran: () => void;
   /**
    * Told when a call of this app ran long: the longest such event of the call so far went from `fromMs`
    * to `toMs` (Infinity for a CPU, memory, result-size or host-call limit, or a crash). Events: a
@@ -347,8 +351,9 @@ export class Sandbox {
   }
 
   private firstSlice(call: ActiveCall, runArgs: () => unknown[]): void {
-    if (this.options.heavy()) {
-      // A heavy app does not get the event loop, not even for a first slice.
+    if (this.options.heavy() || this.options.startOffLoop()) {
+      // A heavy app does not get the event loop, not even for a first slice; nor does an app whose
+      // first slice overran lately (the next would likely take the whole budget again).
       this.armDeadline(call);
       return this.asyncSlice(call, this.runRef, runArgs());
     }
@@ -365,8 +370,10 @@ export class Sandbox {
     const firstMs = this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - call.cpuStart) / 1e6;
     if (firstMs >= this.options.syncSliceMs / 2) {
       // Only an overrun re-runs (off the loop); a finished or waiting call stays where it is.
-      if (overran) this.ranLong(call, firstMs);
-      else this.tellApp(call, firstMs);
+      if (overran) {
+        this.ranLong(call, firstMs);
+        this.options.onOverran();
+      } else this.tellApp(call, firstMs);
     }
     if (overran && !call.finished) {
       // Re-run from scratch on the asynchronous path; nothing the abandoned slice asked for has started.

@@ -202,8 +202,12 @@ export interface AppRuntime {
    * that failed is reported to the call that would have used it.
    */
   ready(): Promise<void>;
-  /** heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads). */
-  stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean; heavy: boolean };
+  /**
+   * heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads).
+   * startsOffLoop: its calls start on isolated-vm's threads, not the event loop (a first slice of it used
+   * the CPU past its 20 ms budget in the last minute).
+   */
+  stats(): { isolates: number; busy: number; queued: number; calls: number; asyncContinuations: boolean; heavy: boolean; startsOffLoop: boolean };
   close(): Promise<void>;
 }
 

@@ -112,6 +112,26 @@ describe("heavy apps in a runtime serving several apps", () => {
     expect(Math.max(...hogs.map((h) => h.at))).toBeGreaterThanOrEqual(0.95 * cpu);
   });
 
+  it("after a first slice overran, the app's calls start off the event loop (not heavy: no lane waits)", async () => {
+    const [slow, quick] = apps(1, ["slow", "quick"]);
+    expect((await call(slow!, 1)).ok).toBe(true); // an idle isolate: the next call starts without a hop
+    // CPU of this thread spent inside call(), i.e. by the call's first slice if it runs here.
+    const loopCpuMs = (start: () => Promise<unknown>) => {
+      const before = process.threadCpuUsage();
+      const pending = start();
+      const after = process.threadCpuUsage(before);
+      return { pending, ms: (after.user + after.system) / 1000 };
+    };
+    const first = loopCpuMs(() => call(slow!, LONG));
+    expect(first.ms).toBeGreaterThanOrEqual(10); // the 20 ms first slice ran on this thread and overran
+    expect((await first.pending as { ok: boolean }).ok).toBe(true);
+    expect(slow!.stats()).toMatchObject({ startsOffLoop: true, heavy: false });
+    expect(quick!.stats().startsOffLoop).toBe(false);
+    const next = loopCpuMs(() => call(slow!, LONG));
+    expect(next.ms).toBeLessThan(5);
+    expect((await next.pending as { ok: boolean }).ok).toBe(true);
+  });
+
   it("a CPU limit hit makes its app heavy at once (no quick call hits one by accident); other apps stay quick", async () => {
     const [hog, quick] = apps(1, ["hog", "quick"]);
     const r = await hog!.call({ source: { source: "exports = () => { for (;;) {} };" }, limits: { cpuTimeMs: 60 } });
