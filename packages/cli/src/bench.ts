@@ -46,12 +46,12 @@ export function median(values: number[]): number {
 
 const TICK_MS = 10; // USER_HZ is 100 on every Linux that Node supports
 
-function readStat(pid: number): { ppid: number; cpuMs: number } | undefined {
+function readStat(pid: number): { ppid: number; cpuMs: number; nice: number } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces and parentheses): state ppid … utime(14) stime(15).
+    // Fields after the command name (which may hold spaces and parentheses): state ppid … utime(14) stime(15) … nice(19).
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS };
+    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, nice: Number(f[16]) };
   } catch {
     return undefined; // the process ended between listing and reading
   }
@@ -80,15 +80,23 @@ function rssMb(pid: number): number {
   }
 }
 
-/** CPU time (ms) and RSS (MB) of a process tree; CPU of processes that already exited is not counted. */
-export function treeUsage(root: number): { cpuMs: number; rssMb: number } {
+/**
+ * CPU time (ms) and RSS (MB) of a process tree; CPU of processes that already exited is not counted.
+ * quarantineRssMb: the share of processes at nice 19 (`restitch serve`'s quarantine worker, which runs
+ * the apps that hit limits: its RSS swings with their memory bombs, not with the normal traffic).
+ */
+export function treeUsage(root: number): { cpuMs: number; rssMb: number; quarantineRssMb: number } {
   let cpuMs = 0;
   let rss = 0;
+  let quarantineRssMb = 0;
   for (const pid of processTree(root)) {
-    cpuMs += readStat(pid)?.cpuMs ?? 0;
-    rss += rssMb(pid);
+    const stat = readStat(pid);
+    const mb = rssMb(pid);
+    cpuMs += stat?.cpuMs ?? 0;
+    rss += mb;
+    if ((stat?.nice ?? 0) >= 19) quarantineRssMb += mb;
   }
-  return { cpuMs, rssMb: rss };
+  return { cpuMs, rssMb: rss, quarantineRssMb };
 }
 
 /** Samples a server tree while `work` runs: CPU used across it and the peak RSS seen (every 200 ms). */
