@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { treeUsage } from "restitch";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
 import { serveRestitch, stopChildren, type Served } from "./helpers/process.js";
@@ -113,6 +114,10 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
       const nices = readdirSync(`/proc/${quarantinePid}/task`).map((t) => Number(readFileSync(`/proc/${quarantinePid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
       expect(nices.length).toBeGreaterThan(1);
       expect(nices.every((n) => n === 19)).toBe(true);
+      // The benches' treeUsage tells its RSS apart (bench:hostile judges memory without it).
+      const usage = treeUsage(s.child.pid!);
+      expect(usage.quarantineRssMb).toBeGreaterThan(0);
+      expect(usage.quarantineRssMb).toBeLessThan(usage.rssMb);
     }
 
     // A new connection for the other app goes to the normal worker.
