@@ -23,7 +23,29 @@ import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, 
 
 const codec = makeCodec(BSON, hostBytes);
 const require = createRequire(import.meta.url);
-const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${readFileSync(require.resolve("bson").replace(/bson\.cjs$/, "bson.bundle.js"), "utf8")}\nreturn BSON;\n})();`;
+const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${lazySerializeBuffer(readFileSync(require.resolve("bson").replace(/bson\.cjs$/, "bson.bundle.js"), "utf8"))}\nreturn BSON;\n})();`;
+
+/**
+ * The bson library allocates its 17 MB serialization buffer when it loads, in every isolate: 17 MB of
+ * each call's memory limit, and 17 MB of resident memory per isolate once malloc serves such blocks from
+ * its arenas (after the first one is freed, glibc raises its mmap threshold and zeroes the next ones by
+ * hand: +115 MB at the first isolate replacements of an 8-isolate pool, bench/memory.mjs). Few functions
+ * call BSON.serialize, so the buffer is allocated at the first call that needs it.
+ */
+export function lazySerializeBuffer(bundle: string): string {
+  const edits: [string, string][] = [
+    ["let buffer = ByteUtils.allocate(MAXSIZE);", "let buffer = ByteUtils.allocate(0);"],
+    [
+      "function serializeWithBufferAndIndex(object, finalBuffer, options = {}) {",
+      "function serializeWithBufferAndIndex(object, finalBuffer, options = {}) {\n    if (buffer.length < MAXSIZE) buffer = ByteUtils.allocate(MAXSIZE);",
+    ],
+  ];
+  for (const [from, to] of edits) {
+    if (bundle.split(from).length !== 2) throw new Error(`bson's bundle changed: cannot find ${JSON.stringify(from)} once (see lazySerializeBuffer)`);
+    bundle = bundle.replace(from, to);
+  }
+  return bundle;
+}
 
 /** Wraps a function file so that `exports`, `module`, `context`, … are per-call parameters. */
 const WRAPPER_PARAMS = "exports, module, require, context, utils, console, globalThis, global, setTimeout, clearTimeout, setImmediate";
@@ -226,6 +248,13 @@ export class Sandbox {
       if (err.name === "SyntaxError") return callError("syntax", err.message, { name: "SyntaxError", stack: `SyntaxError: ${err.message}` });
       throw e;
     }
+  }
+
+  /** Memory this isolate holds: its V8 heap (committed) and its ArrayBuffers; 0 once disposed. */
+  heapBytes(): number {
+    if (this.isolate.isDisposed) return 0;
+    const s = this.isolate.getHeapStatisticsSync();
+    return s.total_heap_size + s.externally_allocated_size;
   }
 
   heapUsedRatio(): number {

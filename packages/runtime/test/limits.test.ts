@@ -31,6 +31,8 @@ const { runtime, app } = appWith(
     checkProto: "exports = () => [[1].map((x) => x + 1), 'polluted' in {}, JSON.parse('1')];",
     overrideOk: "exports = () => { function P() {} P.prototype.toString = function () { return 'custom'; }; const o = {}; o.toString = () => 'own'; return [String(new P()), o.toString()]; };",
     wasm: "exports = () => typeof WebAssembly;",
+    twentyMegabytes: "exports = () => new Uint8Array(20 * 1024 * 1024).length;",
+    bsonRoundTrip: "exports = () => { const b = BSON.serialize({ s: 'x'.repeat(100) }); return [b.length, BSON.deserialize(b).s.length]; };",
   },
   { serviceClients: { echo: echoClient }, limits: { wallTimeMs: 2_000, cpuTimeMs: 1_000, memoryMb: 32 } },
 );
@@ -97,6 +99,11 @@ describe("limits: each one broken on purpose ends the call with a typed error; t
     expect(small.error?.message).toBe("memory limit exceeded (40 MB)");
     expect((await run(app, "ok", [], { limits: { memoryMb: 8 } })).error?.message).toMatch(/limits.memoryMb must be at least 32/);
     await stillServes();
+  });
+  it("heap limit: the whole limit is the tenant's (bson's 17 MB serialization buffer waits for a call that serializes)", async () => {
+    // With the buffer allocated as bson loads, 17 of these 32 MB were gone before tenant code ran.
+    expect(await run(app, "twentyMegabytes")).toMatchObject({ ok: true, value: 20 * 1024 * 1024 });
+    expect(await run(app, "bsonRoundTrip")).toMatchObject({ ok: true, value: [113, 100] });
   });
   it("returned value size", async () => {
     const r = await run(app, "bigResult", [], { limits: { maxResultBytes: 1000 } });
