@@ -84,7 +84,12 @@ describe("restitch serve: logs and metrics", () => {
       expect(sample(m.body, 'restitch_http_request_duration_seconds_count{app="obscli-abcde",route="/hello",method="GET"}')).toBe(N);
       expect(sample(m.body, "restitch_workers")).toBe(2);
       expect(sample(m.body, "restitch_worker_restarts_total")).toBe(0);
-      expect(sample(m.body, 'restitch_pool_isolates{app="obscli-abcde"}')).toBeGreaterThanOrEqual(2);
+      const isolates = sample(m.body, 'restitch_pool_isolates{app="obscli-abcde"}');
+      expect(isolates).toBeGreaterThanOrEqual(2);
+      // What an isolate that served a few calls holds: a few MB (bson's 17 MB buffer waits for BSON.serialize).
+      const perIsolate = sample(m.body, 'restitch_pool_heap_bytes{app="obscli-abcde"}') / isolates;
+      expect(perIsolate).toBeGreaterThan(1 << 20);
+      expect(perIsolate).toBeLessThan(15 << 20);
       expect(m.body).toContain("process_resident_memory_bytes");
     }
     const ready = await get(`${s.url}/readyz`);

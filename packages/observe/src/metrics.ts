@@ -22,6 +22,8 @@ export interface PoolStats {
   isolates: number;
   busy: number;
   queued: number;
+  /** Memory the app's isolates hold: V8 heaps (committed) and ArrayBuffers. */
+  heapBytes: number;
 }
 
 export interface ServerMetrics {
@@ -82,6 +84,7 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
   poolGauge("restitch_pool_isolates", "Isolates in the app's pool (idle and busy).", (s) => s.isolates);
   poolGauge("restitch_pool_busy", "Isolates running a call.", (s) => s.busy);
   poolGauge("restitch_pool_queued", "Calls waiting for an isolate.", (s) => s.queued);
+  poolGauge("restitch_pool_heap_bytes", "Memory the app's isolates hold: their V8 heaps (committed) and ArrayBuffers.", (s) => s.heapBytes);
 
   return {
     registry,

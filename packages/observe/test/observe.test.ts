@@ -121,8 +121,8 @@ describe("metrics", () => {
     workers[0]!.record(entry());
     workers[1]!.record(entry());
     workers[1]!.record(entry({ error: { kind: "timeout", name: "TimeoutError", message: "" }, status: 400 }));
-    workers[0]!.watchPool("app-abcde", () => ({ isolates: 2, busy: 1, queued: 0 }));
-    workers[1]!.watchPool("app-abcde", () => ({ isolates: 3, busy: 0, queued: 4 }));
+    workers[0]!.watchPool("app-abcde", () => ({ isolates: 2, busy: 1, queued: 0, heapBytes: 10_000_000 }));
+    workers[1]!.watchPool("app-abcde", () => ({ isolates: 3, busy: 0, queued: 4, heapBytes: 15_000_000 }));
     const sup = createSupervisorMetrics();
     sup.watchWorkers(() => 2);
     sup.onEvent({ type: "exit", pid: 1, code: null, signal: "SIGKILL", expected: false });
@@ -139,6 +139,7 @@ describe("metrics", () => {
     expect(text).toContain(`restitch_http_request_duration_seconds_count{${h}} 3`);
     expect(text).toContain('restitch_pool_isolates{app="app-abcde"} 5');
     expect(text).toContain('restitch_pool_queued{app="app-abcde"} 4');
+    expect(text).toContain('restitch_pool_heap_bytes{app="app-abcde"} 25000000');
     expect(text).toContain("restitch_workers 2");
     expect(text).toContain("restitch_worker_restarts_total 1");
     expect(text).toContain('restitch_worker_recycles_total{cause="calls"} 1');

@@ -387,6 +387,7 @@ class AppPool implements AppRuntime {
       isolates: this.all.size,
       busy: this.all.size - this.idle.length,
       queued: this.waiting.length,
+      heapBytes: [...this.all.keys()].reduce((sum, s) => sum + s.heapBytes(), 0),
       calls: this.callCount,
       asyncContinuations: this.asyncContinuations,
       heavy: this.isHeavy(),
