@@ -303,15 +303,28 @@ function stream(app, base, extra) {
 
 /**
  * Samples the server tree's RSS once a second (with the normal calls done so far, when known): the whole
- * tree, and the quarantine worker's share (its RSS swings by ~100 MB with each memory bomb it runs).
+ * tree, and the quarantine worker's share (its RSS swings by ~100 MB with each memory bomb it runs). With
+ * `metricsUrl`, also what the normal app's isolates hold (restitch_pool_heap_bytes), filled in when read.
  */
-function sampleRss(pid, phase, samples, normalCount) {
+function sampleRss(pid, phase, samples, normalCount, metricsUrl) {
   const t0 = performance.now();
   const timer = setInterval(() => {
     const { rssMb, quarantineRssMb } = treeUsage(pid);
-    samples.push({ phase, t: (performance.now() - t0) / 1000, rssMb, quarantineRssMb, normalCalls: normalCount?.() ?? null });
+    const sample = { phase, t: (performance.now() - t0) / 1000, rssMb, quarantineRssMb, normalCalls: normalCount?.() ?? null };
+    samples.push(sample);
+    if (metricsUrl) void normalIsolatesMb(metricsUrl).then((mb) => (sample.normalIsolatesMb = mb));
   }, 1000);
   return () => clearInterval(timer);
+}
+
+async function normalIsolatesMb(metricsUrl) {
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const m = new RegExp(`^restitch_pool_heap_bytes\\{app="${NORMAL.appId}"\\} (\\S+)$`, "m").exec(text);
+    return m ? Number(m[1]) / 1048576 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Least-squares slope of y over x. */
@@ -397,7 +410,7 @@ async function measure(workers, root, dirs) {
       normalCalls = m.counts.normal;
       if (normalCalls >= settings.warmupCalls + settings.longCalls) reached();
     });
-    stop = sampleRss(child.pid, "long", rss, () => normalCalls);
+    stop = sampleRss(child.pid, "long", rss, () => normalCalls, `${url}/metrics`);
     await Promise.race([reachedTarget, new Promise((r) => setTimeout(r, settings.maxLongS * 1000))]);
     stop();
     const [[longNormal], longHostile] = await Promise.all([normal.stop(), mix.stop()]);
@@ -432,6 +445,8 @@ function verdicts(run) {
     rssSlopeMbPer10k: mbPer10k,
     quarantineRssSlopeMbPer10k: per10k((s) => s.quarantineRssMb ?? 0),
     treeRssSlopeMbPer10k: per10k((s) => s.rssMb),
+    // Garbage waiting for the isolates' first full collection (docs/security.md, "Memory over a long run").
+    normalIsolatesSlopeMbPer10k: steady.every((s) => typeof s.normalIsolatesMb === "number") ? per10k((s) => s.normalIsolatesMb) : null,
     rssSteadyMinMb: rssSteady.length ? Math.min(...rssSteady) : null,
     rssSteadyMaxMb: rssSteady.length ? Math.max(...rssSteady) : null,
     rssFlat: mbPer10k !== null && mbPer10k <= FLAT_MB_PER_10K,
@@ -461,7 +476,7 @@ function tables(result) {
       `- normal p99 under attack / alone: ${fmt(run.underAttack.p99Ms, 2)} / ${fmt(run.alone.p99Ms, 2)} ms = ${fmt(v.p99Ratio, 2)}× → ${v.p99Within2x ? "PASS" : "FAIL"} (≤ 2×)`,
       `- normal p99 under attack, second by second (ms): ${(run.underAttack.p99MsBySecond ?? []).map((x) => fmt(x, 0)).join(" ")}`,
       `- RSS of the server tree (MB, sampled every second): alone ${range(rssBy("alone"))}, attack ${range(rssBy("attack"))}, long ${range(rssBy("long"))}`,
-      `- RSS after warm-up (phase 3 after its first ${settings.warmupCalls} of ${v.longNormalCalls} normal calls), supervisor and normal workers: ${fmt(v.rssSteadyMinMb, 0)}–${fmt(v.rssSteadyMaxMb, 0)} MB, slope ${fmt(v.rssSlopeMbPer10k, 2)} MB per 10k normal calls → ${v.rssFlat ? "PASS" : "FAIL"} (flat: ≤ ${FLAT_MB_PER_10K} MB per 10k); the quarantine worker's slope ${fmt(v.quarantineRssSlopeMbPer10k, 2)}, the whole tree's ${fmt(v.treeRssSlopeMbPer10k, 2)}`,
+      `- RSS after warm-up (phase 3 after its first ${settings.warmupCalls} of ${v.longNormalCalls} normal calls), supervisor and normal workers: ${fmt(v.rssSteadyMinMb, 0)}–${fmt(v.rssSteadyMaxMb, 0)} MB, slope ${fmt(v.rssSlopeMbPer10k, 2)} MB per 10k normal calls → ${v.rssFlat ? "PASS" : "FAIL"} (flat: ≤ ${FLAT_MB_PER_10K} MB per 10k); the quarantine worker's slope ${fmt(v.quarantineRssSlopeMbPer10k, 2)}, the whole tree's ${fmt(v.treeRssSlopeMbPer10k, 2)}; of the serving slope, the normal app's isolates' heaps ${fmt(v.normalIsolatesSlopeMbPer10k, 2)}`,
       `- normal answers all correct: ${v.normalAlwaysRight ? "yes" : "NO"}; server up and answering afterwards: ${run.aliveAfter ? "yes" : "NO"}; worker deaths ${run.serverEvents.workerDeaths}, recycles ${run.serverEvents.recycles}, call errors logged ${run.serverEvents.errorLines}`,
       "",
     );
