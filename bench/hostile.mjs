@@ -1,17 +1,19 @@
 // pnpm bench:hostile — one `restitch serve` process (the real CLI, default settings) serving a normal app
 // next to hostile apps, on 127.0.0.1, bounded, stopping by itself. Phase 1: the normal app alone at a
 // fixed rate. Phase 2: the same normal load while every hostile app is loaded by its own generator.
-// Phase 3: a long run (50k warm-up and 100k measured normal calls, hostile calls mixed in) watching the server tree's RSS.
-// The normal load's connections are open before each phase starts (a running app's clients), a phase's
-// generators start sending together once all have booted, and phase 2's normal p99 is also reported
-// second by second. Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
+// Phase 3: a long run (50k warm-up and 100k measured normal calls, hostile calls mixed in) watching the
+// server tree's RSS. The normal load's connections are open before each phase starts (a running app's
+// clients), a phase's generators start sending together once all have booted, and phase 2's normal p99
+// is also reported second by second. Prints a table and writes results/hostile.{json,md}. Numbers and
+// their reading: docs/security.md.
 //
 // Options: --serve-args "--quarantine off" (more arguments for restitch serve); --server-log file (its
 // stderr, each line with the time since the server started, and the phases' starts);
 // --workers 1,2 (worker counts to measure, one server each; 1, the default, passes no --workers
 // flag), --rate n (normal req/s in phases 1-2, 500), --alone s (10), --attack s (20), --calls n (phase 3
-// normal calls measured, 100000), --warmup-calls n (before them, 50000), --max-long s (cap on phase 3, 120), --hostile-connections n (per hostile app in
-// phase 2, 2), --hostile a,b (only these hostile apps), --quick (a smoke run of about a minute). Default run: about 3 minutes per worker count.
+// normal calls measured, 100000), --warmup-calls n (before them, 50000), --max-long s (cap on phase 3,
+// 120), --hostile-connections n (per hostile app in phase 2, 2), --hostile a,b (only these hostile apps),
+// --quick (a smoke run of about a minute). Default run: about 3 minutes per worker count.
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { HOSTILE, NORMAL, writeApp } from "./hostile-apps.mjs";

@@ -3,9 +3,10 @@
  * continuation, event-loop time taken by host work, a limit hit; see runtime.ts) is "heavy" for a
  * while; in a runtime serving several apps, a heavy app's slices skip the event loop and wait for one of
  * a few lane slots, taken by heavy apps in turn (round-robin per app, FIFO within one). Without the
- * lane, each heavy call ran on a thread of its own and a handful of tenants burning their CPU budgets took the cores from the event loop that
- * answers every app (hostile load test: the normal app got 47 of its 500 req/s). With it, the heavy
- * apps together use at most `slots` threads; other apps' slices never wait for the lane.
+ * lane, each heavy call ran on a thread of its own and a handful of tenants burning their CPU budgets
+ * took the cores from the event loop that answers every app (hostile load test: the normal app got 47
+ * of its 500 req/s). With it, the heavy apps together use at most `slots` threads; other apps' slices
+ * never wait for the lane.
  */
 
 /** Starts one slice; resolves (never rejects) when the slice is over and its slot may be reused. */

@@ -29,10 +29,10 @@ const BSON_BUNDLE = `globalThis.__restitch_bson = (function () {\n${lazySerializ
  * The bson library allocates its 17 MB serialization buffer when it loads, in every isolate: 17 MB of
  * each call's memory limit, and 17 MB of resident memory per isolate once malloc serves such blocks from
  * its arenas (after the first one is freed, glibc raises its mmap threshold and zeroes the next ones by
- * hand: +115 MB at the first isolate replacements of an 8-isolate pool, bench/memory.mjs). Few functions
- * call BSON.serialize, so the buffer is allocated at the first call that needs it.
+ * hand: +84 MB at isolate replacements, `bench/memory.mjs --recycle 20000`). Few functions call
+ * BSON.serialize, so the buffer is allocated at the first call that needs it.
  */
-export function lazySerializeBuffer(bundle: string): string {
+function lazySerializeBuffer(bundle: string): string {
   const edits: [string, string][] = [
     ["let buffer = ByteUtils.allocate(MAXSIZE);", "let buffer = ByteUtils.allocate(0);"],
     [

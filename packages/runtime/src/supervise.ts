@@ -11,10 +11,10 @@
  *
  * Quarantine (SuperviseOptions.quarantine): tenants that misbehave (hit limits, take the CPU from lighter
  * ones) are served by a worker of their own at the lowest CPU priority, so their slices and garbage
- * collections stop stalling the event loop that answers everyone else. Workers ask for such keys (apps, askQuarantine); while any is quarantined, the
- * supervisor reads each new connection's request line to choose its worker, and a worker closes a
- * keep-alive connection after answering a request that belongs in the other kind of worker, so the
- * client's next connection is placed anew.
+ * collections stop stalling the event loop that answers everyone else. Workers ask for such keys (apps,
+ * askQuarantine); while any is quarantined, the supervisor reads each new connection's request line to
+ * choose its worker, and a worker closes a keep-alive connection after answering a request that belongs
+ * in the other kind of worker, so the client's next connection is placed anew.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -184,8 +184,7 @@ export interface RuntimeOptions {
    * two consecutive quarter-seconds its calls used at least 10 % of a core of isolate CPU, and at least
    * twice what another app with steady traffic (5 calls in the quarter-second) used (see cpu-hogs.ts). A
    * single busy app, several about equally busy ones, or a busy app next to apps called once or twice is
-   * never reported. A supervisor quarantines it too: at nice 19
-   * it keeps whatever CPU the others leave.
+   * never reported. A supervisor quarantines it too: at nice 19 it keeps whatever CPU the others leave.
    */
   onCpuHog?: (appId: string) => void;
 }
