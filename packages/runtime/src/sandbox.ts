@@ -19,6 +19,7 @@ import { CRYPTO_OPS } from "./host-crypto.js";
 import { callError } from "./limits.js";
 import type { SliceStart } from "./heavy-lane.js";
 import { lowerIsolateThreads } from "./thread-priority.js";
+import { withIsolateYoungGeneration } from "./young-generation.js";
 import type { CallError, CallErrorKind, CallResult, FunctionSource, HostBridge, Limits, RecordedResponse } from "./types.js";
 
 const codec = makeCodec(BSON, hostBytes);
@@ -184,7 +185,7 @@ export class Sandbox {
   }
 
   private constructor(private readonly options: SandboxOptions) {
-    this.isolate = new ivm.Isolate({ memoryLimit: options.memoryMb });
+    this.isolate = withIsolateYoungGeneration(() => new ivm.Isolate({ memoryLimit: options.memoryMb }));
   }
 
   private async boot(): Promise<void> {
