@@ -30,8 +30,11 @@ export const DEFAULT_POOL: Readonly<PoolSettings> = Object.freeze({
   maxQueue: 1_000,
   /** Isolates created with the app, so its first call does not pay the ~10 ms bootstrap. */
   warmIsolates: 1,
-  /** Native memory creeps over many calls; an isolate is replaced after this many. */
-  recycleAfterCalls: 50_000,
+  /**
+   * An isolate is replaced after between half and all of this many calls. It holds its garbage until its
+   * first full collection, which V8 puts off for hundreds of thousands of small calls (~130 bytes each).
+   */
+  recycleAfterCalls: 20_000,
   /** Run every continuation on isolated-vm's threads (the event loop is never held; ~5x costlier per await). */
   asyncContinuations: false,
   /**
@@ -130,6 +133,8 @@ class AppPool implements AppRuntime {
   private generation = 0;
   private readonly idle: Sandbox[] = [];
   private readonly all = new Map<Sandbox, number>(); // sandbox -> generation
+  /** The call count at which each isolate is replaced. */
+  private readonly recycleAt = new WeakMap<Sandbox, number>();
   /** Isolates booting (counted against maxIsolates with `all`). */
   private booting = 0;
   /** Warm isolates (pool.warmIsolates) booting since the app was defined or updated; idle once booted. */
@@ -243,6 +248,9 @@ class AppPool implements AppRuntime {
     try {
       const s = await Sandbox.open(this.sandboxOptions(this.limits.memoryMb));
       this.all.set(s, generation);
+      // Between half and all of recycleAfterCalls, so that isolates started together are not replaced
+      // together: their garbage (docs/security.md, "Memory over a long run") then sums to a level, not a sawtooth.
+      this.recycleAt.set(s, Math.ceil(this.pool.recycleAfterCalls * (0.5 + Math.random() / 2)));
       return s;
     } finally {
       this.booting--;
@@ -250,22 +258,25 @@ class AppPool implements AppRuntime {
   }
 
   private warmUp(): void {
-    for (let i = 0; i < Math.min(this.pool.warmIsolates, this.pool.maxIsolates); i++) {
-      const warm = this.create();
-      this.warm.push(warm);
-      // Booted and still untaken: an idle isolate like any other (stats count it idle, a call takes it
-      // without a promise hop). Taken or dropped meanwhile: no longer listed. A failure reaches the call
-      // that takes it.
-      warm.then(
-        (s) => {
-          const i = this.warm.indexOf(warm);
-          if (i < 0) return;
-          this.warm.splice(i, 1);
-          this.idle.push(s);
-        },
-        () => {},
-      );
-    }
+    for (let i = 0; i < Math.min(this.pool.warmIsolates, this.pool.maxIsolates); i++) this.bootWarm();
+  }
+
+  /** Boots an isolate that the next call takes, if none is idle by then. */
+  private bootWarm(): void {
+    const warm = this.create();
+    this.warm.push(warm);
+    // Booted and still untaken: an idle isolate like any other (stats count it idle, a call takes it
+    // without a promise hop). Taken or dropped meanwhile: no longer listed. A failure reaches the call
+    // that takes it.
+    warm.then(
+      (s) => {
+        const i = this.warm.indexOf(warm);
+        if (i < 0) return;
+        this.warm.splice(i, 1);
+        this.idle.push(s);
+      },
+      () => {},
+    );
   }
 
   private acquire(): Sandbox | Promise<Sandbox | null> | null {
@@ -282,11 +293,15 @@ class AppPool implements AppRuntime {
     const stale = this.all.get(s) !== this.generation;
     // Heap statistics cost a few microseconds: look every HEAP_CHECK_EVERY calls.
     const heapFull = s.callCount % HEAP_CHECK_EVERY === 0 && s.heapUsedRatio() > HEAP_RECYCLE_RATIO;
-    if (s.disposed || stale || this.closed || s.callCount >= this.pool.recycleAfterCalls || heapFull) {
+    const worn = s.callCount >= (this.recycleAt.get(s) ?? this.pool.recycleAfterCalls) || heapFull;
+    const planned = worn && !s.disposed && !stale && !this.closed;
+    if (s.disposed || stale || this.closed || worn) {
       s.dispose();
       this.all.delete(s);
       const next = this.waiting.shift();
       if (next) next(this.closed ? null : this.create());
+      // A planned replacement boots now, so that no call waits for it.
+      else if (planned && this.idle.length === 0 && this.warm.length === 0) this.bootWarm();
       return;
     }
     const next = this.waiting.shift();
