@@ -4,6 +4,7 @@
  * calls fast, and recycles workers after their call budget.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeApp } from "./helpers/app.js";
 import { RESTITCH_BIN as BIN, serveRestitch, stopChildren } from "./helpers/process.js";
@@ -80,6 +81,25 @@ describe("supervised worker processes", () => {
     expect(statuses.every((x) => x === 200)).toBe(true);
     expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
   }, 30_000);
+
+  it("workers run with V8's heap growth at RESTITCH_WORKER_HEAP_GROWING_PERCENT (50 by default, 0: V8's own)", async () => {
+    const dir = await app();
+    const flagsOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a.startsWith("--heap-growing-percent"));
+    const byDefault = await serve(dir, ["--workers", "1"]);
+    expect(flagsOf(byDefault.pids[0]!)).toEqual(["--heap-growing-percent=50"]);
+    expect(flagsOf(byDefault.child.pid!)).toEqual([]); // the supervisor's own heap is left as it is
+    const set = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_HEAP_GROWING_PERCENT: "30" });
+    expect(flagsOf(set.pids[0]!)).toEqual(["--heap-growing-percent=30"]);
+    const off = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_HEAP_GROWING_PERCENT: "0" });
+    expect(flagsOf(off.pids[0]!)).toEqual([]);
+    expect((await fetch(`${off.url}/app/sup-abcde/endpoint/hello`)).status).toBe(200);
+    const bad = spawn(process.execPath, [BIN, "serve", dir, "--port", "0"], { env: { ...process.env, RESTITCH_WORKER_HEAP_GROWING_PERCENT: "-5" } });
+    let err = "";
+    bad.stderr.on("data", (d) => (err += d));
+    const code = await new Promise((r) => bad.on("exit", r));
+    expect(code).not.toBe(0);
+    expect(err).toMatch(/RESTITCH_WORKER_HEAP_GROWING_PERCENT must be a non-negative integer, got '-5'/);
+  }, 40_000);
 
   it("recycling under concurrent keep-alive load fails no request", async () => {
     const dir = await app();

@@ -21,20 +21,34 @@ const WORKER_LOG_COLORS = "RESTITCH_WORKER_LOG_COLORS";
 const CONSOLE_TOKEN_ENV = "RESTITCH_CONSOLE_TOKEN";
 
 /** A worker asks to be replaced after this many calls (native memory creeps over isolate lifetimes). */
-const RECYCLE_AFTER_CALLS = positiveEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
+const RECYCLE_AFTER_CALLS = intEnv("RESTITCH_WORKER_MAX_CALLS", 200_000);
 /** A worker above this resident size is replaced by a fresh one. */
-const MAX_WORKER_RSS_MB = positiveEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
+const MAX_WORKER_RSS_MB = intEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
 /** A worker whose event loop is held this long (ms) is killed and replaced (its in-flight requests fail). */
-const WORKER_HANG_MS = positiveEnv("RESTITCH_WORKER_HANG_MS", 15_000);
+const WORKER_HANG_MS = intEnv("RESTITCH_WORKER_HANG_MS", 15_000);
 /** An app stays in the quarantine worker this long (ms) after its calls last hit a limit or it last took the CPU from lighter apps. */
-const QUARANTINE_HOLD_MS = positiveEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
+const QUARANTINE_HOLD_MS = intEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
+/**
+ * A worker's V8 heaps run a full collection once they have grown by this much (%) since the last one,
+ * where V8 lets a heap grow up to 4x first: the worker's RSS then stays near what it holds, instead of
+ * climbing with garbage for hundreds of thousands of calls (docs/security.md, "Memory over a long run").
+ * 0: V8's own growth. A --heap-growing-percent the supervisor was started with wins.
+ */
+const WORKER_HEAP_GROWING_PERCENT = intEnv("RESTITCH_WORKER_HEAP_GROWING_PERCENT", 50, 0);
 
-function positiveEnv(name: string, fallback: number): number {
+function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`environment variable ${name} must be a positive integer, got '${raw}'`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`environment variable ${name} must be ${min === 0 ? "a non-negative" : "a positive"} integer, got '${raw}'`);
   return n;
+}
+
+/** The workers' flags beyond the supervisor's own: the heap growth above, unless the operator chose one. */
+function workerExecArgv(): string[] {
+  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  if (WORKER_HEAP_GROWING_PERCENT === 0 || own.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a))) return [];
+  return [`--heap-growing-percent=${WORKER_HEAP_GROWING_PERCENT}`];
 }
 
 export async function serve(argv: string[]): Promise<number> {
@@ -195,6 +209,7 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
+    workerExecArgv: workerExecArgv(),
     hangTimeoutMs: WORKER_HANG_MS,
     ...(relay ? { onMessage: relay.onMessage } : {}),
     // Request line "GET /app/<appId>/… HTTP/1.1": its target names the app.

@@ -29,6 +29,8 @@ export interface SuperviseOptions {
   host: string;
   /** Recycle a worker whose resident memory exceeds this (MB). */
   maxRssMb?: number;
+  /** Node and V8 flags for the workers, after the supervisor's own execArgv (which they inherit). */
+  workerExecArgv?: string[];
   /** How often the supervisor checks workers' memory (ms). */
   checkIntervalMs?: number;
   /**
@@ -148,6 +150,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   const {
     workers: target,
     maxRssMb,
+    workerExecArgv = [],
     checkIntervalMs = 2_000,
     drainTimeoutMs = 30_000,
     hangTimeoutMs = 15_000,
@@ -284,7 +287,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     if (role === "quarantine") env[QUARANTINE_NICE_ENV] = String(quarantine?.nice ?? 19);
     // Workers' stdout comes through the supervisor a whole line at a time: several processes writing
     // log records straight to one pipe could interleave a long record with another's.
-    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: process.execArgv, env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
+    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: [...process.execArgv, ...workerExecArgv], env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
     forwardLines(w.stdout!, process.stdout);
     all.add(w);
     roles.set(w, role);
