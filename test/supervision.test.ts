@@ -82,7 +82,7 @@ describe("supervised worker processes", () => {
     expect(s.stderr()).toMatch(/recycling worker \d+: served its call budget/);
   }, 30_000);
 
-  it("workers run with V8's heap growth at RESTITCH_WORKER_HEAP_GROWING_PERCENT (50 by default, 0: V8's own)", async () => {
+  it("workers run with V8's heap growth at RESTITCH_WORKER_HEAP_GROWING_PERCENT (50 by default, 0: V8's own; node's own flag wins)", async () => {
     const dir = await app();
     const flagsOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a.startsWith("--heap-growing-percent"));
     const byDefault = await serve(dir, ["--workers", "1"]);
@@ -93,6 +93,9 @@ describe("supervised worker processes", () => {
     const off = await serve(dir, ["--workers", "1"], { RESTITCH_WORKER_HEAP_GROWING_PERCENT: "0" });
     expect(flagsOf(off.pids[0]!)).toEqual([]);
     expect((await fetch(`${off.url}/app/sup-abcde/endpoint/hello`)).status).toBe(200);
+    // A value given to node itself wins: the workers inherit it and get no second one.
+    const own = await serveRestitch([dir, "--workers", "1"], children, {}, ["--heap-growing-percent=70"]);
+    expect(flagsOf(own.pids[0]!)).toEqual(["--heap-growing-percent=70"]);
     const bad = spawn(process.execPath, [BIN, "serve", dir, "--port", "0"], { env: { ...process.env, RESTITCH_WORKER_HEAP_GROWING_PERCENT: "-5" } });
     let err = "";
     bad.stderr.on("data", (d) => (err += d));

@@ -33,10 +33,11 @@ export interface Served {
 
 /**
  * `restitch serve <args> --port 0` in a child process, as users start it; resolves once it prints its
- * listening line. The child is added to `children` (stop them with stopChildren).
+ * listening line. The child is added to `children` (stop them with stopChildren). `nodeArgs`: flags for
+ * node itself, before the program.
  */
-export async function serveRestitch(args: string[], children: ChildProcess[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [RESTITCH_BIN, "serve", ...args, "--port", "0"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function serveRestitch(args: string[], children: ChildProcess[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [...nodeArgs, RESTITCH_BIN, "serve", ...args, "--port", "0"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   let err = "";

@@ -32,7 +32,7 @@ const QUARANTINE_HOLD_MS = intEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
  * A worker's V8 heaps run a full collection once they have grown by this much (%) since the last one,
  * where V8 lets a heap grow up to 4x first: the worker's RSS then stays near what it holds, instead of
  * climbing with garbage for hundreds of thousands of calls (docs/security.md, "Memory over a long run").
- * 0: V8's own growth. A --heap-growing-percent the supervisor was started with wins.
+ * 0: V8's own growth. A --heap-growing-percent node was started with wins (SuperviseOptions.workerExecArgv).
  */
 const WORKER_HEAP_GROWING_PERCENT = intEnv("RESTITCH_WORKER_HEAP_GROWING_PERCENT", 50, 0);
 
@@ -42,13 +42,6 @@ function intEnv(name: string, fallback: number, min = 1): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`environment variable ${name} must be ${min === 0 ? "a non-negative" : "a positive"} integer, got '${raw}'`);
   return n;
-}
-
-/** The workers' flags beyond the supervisor's own: the heap growth above, unless the operator chose one. */
-function workerExecArgv(): string[] {
-  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
-  if (WORKER_HEAP_GROWING_PERCENT === 0 || own.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a))) return [];
-  return [`--heap-growing-percent=${WORKER_HEAP_GROWING_PERCENT}`];
 }
 
 export async function serve(argv: string[]): Promise<number> {
@@ -209,7 +202,7 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     port,
     host,
     maxRssMb: MAX_WORKER_RSS_MB,
-    workerExecArgv: workerExecArgv(),
+    workerExecArgv: WORKER_HEAP_GROWING_PERCENT === 0 ? [] : [`--heap-growing-percent=${WORKER_HEAP_GROWING_PERCENT}`],
     hangTimeoutMs: WORKER_HANG_MS,
     ...(relay ? { onMessage: relay.onMessage } : {}),
     // Request line "GET /app/<appId>/… HTTP/1.1": its target names the app.

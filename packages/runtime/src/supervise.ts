@@ -19,6 +19,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { niceEveryThread } from "./thread-priority.js";
+import { flagName, processNodeFlags } from "./node-flags.js";
 import net from "node:net";
 import type { Readable, Writable } from "node:stream";
 
@@ -29,7 +30,10 @@ export interface SuperviseOptions {
   host: string;
   /** Recycle a worker whose resident memory exceeds this (MB). */
   maxRssMb?: number;
-  /** Node and V8 flags for the workers, after the supervisor's own execArgv (which they inherit). */
+  /**
+   * Node and V8 flags for the workers, beyond the supervisor's own execArgv (which they inherit). A flag
+   * the supervisor was started with (command line or NODE_OPTIONS) wins over the same flag here.
+   */
   workerExecArgv?: string[];
   /** How often the supervisor checks workers' memory (ms). */
   checkIntervalMs?: number;
@@ -161,6 +165,8 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     onMessage,
     quarantine,
   } = options;
+  const ownFlags = new Set(processNodeFlags().map(flagName));
+  const extraExecArgv = workerExecArgv.filter((a) => !ownFlags.has(flagName(a)));
   const ready: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
   const roles = new Map<ChildProcess, Role>();
@@ -287,7 +293,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     if (role === "quarantine") env[QUARANTINE_NICE_ENV] = String(quarantine?.nice ?? 19);
     // Workers' stdout comes through the supervisor a whole line at a time: several processes writing
     // log records straight to one pipe could interleave a long record with another's.
-    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: [...process.execArgv, ...workerExecArgv], env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
+    const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: [...process.execArgv, ...extraExecArgv], env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
     forwardLines(w.stdout!, process.stdout);
     all.add(w);
     roles.set(w, role);

@@ -8,6 +8,7 @@
  * started with are unset, and put back right after: the host's heap keeps them, the isolates get theirs.
  */
 import { setFlagsFromString } from "node:v8";
+import { processNodeFlags } from "./node-flags.js";
 
 const FLAG = /^--(max|min)[-_]semi[-_]space[-_]size(?:=(.*))?$/;
 
@@ -24,7 +25,7 @@ export function youngGenerationFlags(args: readonly string[]): string[] {
   return out;
 }
 
-const HOST_FLAGS = youngGenerationFlags([...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)]);
+const HOST_FLAGS = youngGenerationFlags(processNodeFlags());
 
 /** Runs `make` (which creates an isolate) with the host's young-generation flags unset. */
 export function withIsolateYoungGeneration<T>(make: () => T): T {
