@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS, callError, resolveLimits } from "./limits.js";
 import { assertIsolatedVmVersion } from "./version.js";
 import { widenTimerSlack } from "./timer-slack.js";
 import { HeavyHostWork, HeavyLane } from "./heavy-lane.js";
-import { CpuHogs } from "./cpu-hogs.js";
+import { CpuHogs, MISCONDUCT_MEMORY_MS } from "./cpu-hogs.js";
 import { availableParallelism } from "node:os";
 import type { SliceStart } from "./heavy-lane.js";
 import type { AppDefinition, AppRuntime, CallRequest, CallResult, Limits, Runtime, RuntimeOptions } from "./types.js";
@@ -67,9 +67,11 @@ const HEAVY_FADE_MS = 10_000;
 /**
  * ...and for this long (ms) after a call hit its CPU, memory, result-size or host-call limit or crashed
  * its isolate: no ordinary call does that, and a tenant that does it again and again would otherwise
- * get a first slice on the event loop (20 ms of it) each time its evidence had faded.
+ * get a first slice on the event loop (20 ms of it) each time its evidence had faded. Likewise after the
+ * app was found taking the CPU from lighter apps (cpu-hogs.ts): its quick calls, each on the event loop,
+ * are what took it (measured: the normal app's p99 at 30-70 ms for the second before the hog moved out).
  */
-const HEAVY_AFTER_LIMIT_MS = 60_000;
+const HEAVY_AFTER_MISCONDUCT_MS = MISCONDUCT_MEMORY_MS; // as long as CpuHogs remembers it
 /**
  * After a first slice of an app overran its budget using the CPU, the app's calls start off the event
  * loop for this long (ms): a tenant doing that again and again would otherwise take the event loop for a
@@ -98,7 +100,14 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     pool.heavyThreads > 0
       ? { lane: new HeavyLane(pool.heavyThreads), hostWork: new HeavyHostWork(HEAVY_HOST_WORK_MS), active: () => apps.size > 1 }
       : undefined;
-  const hogs = options.onCpuHog ? new CpuHogs(options.onCpuHog) : undefined;
+  const onCpuHog = options.onCpuHog;
+  // A hog's calls leave the event loop at once (it is heavy), before anyone acts on the report.
+  const hogs = onCpuHog
+    ? new CpuHogs((appId) => {
+        for (const app of apps) if (app.id === appId) app.tookTheCpu();
+        onCpuHog(appId);
+      })
+    : undefined;
   let closed = false;
   return {
     app(definition) {
@@ -147,7 +156,7 @@ class AppPool implements AppRuntime {
   /** Long work (ms) its calls did lately, as of `evidenceAt`, fading (see HEAVY_EVIDENCE_MS). */
   private evidenceMs = 0;
   private evidenceAt = 0;
-  /** Until when (performance.now()) it is heavy for a limit it hit. */
+  /** Until when (performance.now()) it is heavy for a limit it hit or for taking the CPU. */
   private heavyUntil = 0;
   /** Its calls start off the event loop until then (see START_OFF_LOOP_MS). */
   private offLoopUntil = 0;
@@ -209,11 +218,17 @@ class AppPool implements AppRuntime {
   /** A call of this app ran long (see SandboxOptions.onRanLong). */
   private ranLong(fromMs: number, toMs: number): void {
     if (toMs === Infinity) {
-      this.heavyUntil = performance.now() + HEAVY_AFTER_LIMIT_MS;
+      this.heavyUntil = performance.now() + HEAVY_AFTER_MISCONDUCT_MS;
+      this.watchers.hogs?.misbehavedAt(this.id);
       this.watchers.onLimitHit?.(this.id);
     }
     this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
     this.evidenceAt = performance.now();
+  }
+
+  /** CpuHogs found this app taking the CPU from lighter apps. */
+  tookTheCpu(): void {
+    this.heavyUntil = performance.now() + HEAVY_AFTER_MISCONDUCT_MS;
   }
 
   private evidence(): number {
@@ -225,7 +240,7 @@ class AppPool implements AppRuntime {
    * work adds up, or it still has slices in the lane (its turn can be minutes away when many apps are heavy).
    */
   private isHeavy(): boolean {
-    const shared = this.evidenceMs === 0 ? undefined : this.shared();
+    const shared = this.evidenceMs === 0 && this.heavyUntil === 0 ? undefined : this.shared();
     if (shared === undefined) return false;
     return (this.heavyUntil !== 0 && performance.now() < this.heavyUntil) || this.evidence() >= HEAVY_EVIDENCE_MS || shared.lane.holds(this.id);
   }
