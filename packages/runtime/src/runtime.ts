@@ -104,7 +104,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // A hog's calls leave the event loop at once (it is heavy), before anyone acts on the report.
   const hogs = onCpuHog
     ? new CpuHogs((appId) => {
-        for (const app of apps) if (app.id === appId) app.tookTheCpu();
+        for (const app of apps) if (app.id === appId) app.misbehaved();
         onCpuHog(appId);
       })
     : undefined;
@@ -218,7 +218,7 @@ class AppPool implements AppRuntime {
   /** A call of this app ran long (see SandboxOptions.onRanLong). */
   private ranLong(fromMs: number, toMs: number): void {
     if (toMs === Infinity) {
-      this.heavyUntil = performance.now() + HEAVY_AFTER_MISCONDUCT_MS;
+      this.misbehaved();
       this.watchers.hogs?.misbehavedAt(this.id);
       this.watchers.onLimitHit?.(this.id);
     }
@@ -226,8 +226,8 @@ class AppPool implements AppRuntime {
     this.evidenceAt = performance.now();
   }
 
-  /** CpuHogs found this app taking the CPU from lighter apps. */
-  tookTheCpu(): void {
+  /** A call hit a limit, or CpuHogs found this app taking the CPU from lighter apps: heavy for a while. */
+  misbehaved(): void {
     this.heavyUntil = performance.now() + HEAVY_AFTER_MISCONDUCT_MS;
   }
 
