@@ -28,10 +28,13 @@ const apps = async () => [
       // 17 MB: over the 16 MB result limit, refused at once (a limit hit, like CPU and memory).
       big: `exports = () => "x".repeat(17 * 1024 * 1024);`,
       echo: `exports = function (req) { return { body: req.body === undefined ? null : req.body.text() }; };`,
+      // Answers after 8 s, costing no CPU meanwhile.
+      slow: `exports = async () => { await new Promise((r) => setTimeout(r, 8000)); return "slow"; };`,
     },
     endpoints: [
       { route: "/big", http_method: "GET", function_name: "big" },
       { route: "/echo", http_method: "POST", function_name: "echo" },
+      { route: "/slow", http_method: "GET", function_name: "slow" },
     ],
   }),
 ];
@@ -165,6 +168,37 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     const next = await fetch(`${bad}/echo`, { method: "POST", body: "again" });
     expect(await next.json()).toEqual({ body: "again" });
     await until(() => servedBy(s, "bad-abcde").some((p) => p !== s.pids[0]), 5_000, "a record from the quarantine worker");
+  }, 30_000);
+
+  it("closes a kept-alive connection whose app was quarantined while its call ran, with that call's answer", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+    let answeredAt = Infinity;
+    // The slow call's request reaches the normal worker before the app is quarantined...
+    const { hostname, port } = new URL(s.url);
+    const socket = net.connect(Number(port), hostname);
+    let text = "";
+    const closed = new Promise<boolean>((resolve) => {
+      socket.on("data", (d) => {
+        text += d.toString("latin1");
+        // Answered: closed by the worker within 2 s, or kept alive.
+        if (!text.endsWith('"slow"')) return;
+        answeredAt = Date.now();
+        setTimeout(() => resolve(false), 2_000);
+      });
+      socket.on("end", () => resolve(true));
+    });
+    socket.write(`GET /app/bad-abcde/endpoint/slow HTTP/1.1\r\nHost: t\r\n\r\n`);
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    await until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine");
+    const quarantinedAt = Date.now();
+    // ...and its answer, the first on the connection, closes it: the client's next request is placed anew.
+    const wasClosed = await closed;
+    socket.destroy();
+    expect(answeredAt, "the call was answered after the quarantine").toBeGreaterThan(quarantinedAt);
+    expect(text.split("HTTP/1.1 ").length - 1).toBe(1);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*[Cc]onnection: close[\s\S]*"slow"$/);
+    expect(wasClosed).toBe(true);
   }, 30_000);
 
   it("placing a connection reads at most 1 s and 8 KiB of it: a silent client goes to any worker, a long request line is placed by its start, and both are answered intact", async () => {
