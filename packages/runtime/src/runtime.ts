@@ -103,10 +103,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const onCpuHog = options.onCpuHog;
   // A hog's calls leave the event loop at once (it is heavy), before anyone acts on the report.
   const hogs = onCpuHog
-    ? new CpuHogs((appId) => {
-        for (const app of apps) if (app.id === appId) app.misbehaved();
-        onCpuHog(appId);
-      })
+    ? new CpuHogs(
+        (appId) => {
+          for (const app of apps) if (app.id === appId) app.misbehaved();
+          onCpuHog(appId);
+        },
+        // One window of it already: its quick calls stop taking the event loop meanwhile.
+        (appId) => {
+          for (const app of apps) if (app.id === appId) app.startOffLoop();
+        },
+      )
     : undefined;
   let closed = false;
   return {
@@ -192,9 +198,7 @@ class AppPool implements AppRuntime {
       },
       heavy: () => this.isHeavy(),
       startOffLoop: () => this.startsOffLoop(),
-      onOverran: () => {
-        this.offLoopUntil = performance.now() + START_OFF_LOOP_MS;
-      },
+      onOverran: () => this.startOffLoop(),
       onRanLong: (fromMs: number, toMs: number) => this.ranLong(fromMs, toMs),
       enterLane: (start: SliceStart) => {
         const shared = this.shared();
@@ -224,6 +228,11 @@ class AppPool implements AppRuntime {
     }
     this.evidenceMs = this.evidence() + Math.min(toMs, HEAVY_EVIDENCE_MS) - Math.min(fromMs, HEAVY_EVIDENCE_MS);
     this.evidenceAt = performance.now();
+  }
+
+  /** Its calls start on isolated-vm's threads for a while (START_OFF_LOOP_MS), not on the event loop. */
+  startOffLoop(): void {
+    this.offLoopUntil = performance.now() + START_OFF_LOOP_MS;
   }
 
   /** A call hit a limit, or CpuHogs found this app taking the CPU from lighter apps: heavy for a while. */

@@ -206,7 +206,7 @@ export interface AppRuntime {
   /**
    * heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads).
    * startsOffLoop: its calls start on isolated-vm's threads, not the event loop (a first slice of it used
-   * the CPU past its 20 ms budget in the last minute). heapBytes: what its isolates hold (V8 heaps
+   * the CPU past its 20 ms budget in the last minute, or it was a CPU-hog suspect). heapBytes: what its isolates hold (V8 heaps
    * committed, and ArrayBuffers).
    */
   stats(): { isolates: number; busy: number; queued: number; heapBytes: number; calls: number; asyncContinuations: boolean; heavy: boolean; startsOffLoop: boolean };

@@ -21,11 +21,17 @@ function feed(hogs: CpuHogs, perSecond: Record<string, number>, windows: number,
 describe("CpuHogs (issue 8: a busy neighbour whose every call stays within its limits)", () => {
   it("reports the app that takes ≥ 100 ms/s, more than the others together and ≥ 2× a lighter app's CPU, after two windows in a row", () => {
     const reported: string[] = [];
-    const hogs = new CpuHogs((app) => reported.push(app));
+    const suspected: string[] = [];
+    const hogs = new CpuHogs(
+      (app) => reported.push(app),
+      (app) => suspected.push(app),
+    );
     const t = feed(hogs, { regex: 280, normal: 60 }, 1);
-    expect(reported).toEqual([]); // one window is a burst
+    expect(reported).toEqual([]); // one window is a burst...
+    expect(suspected).toEqual(["regex"]); // ...that makes it a suspect
     feed(hogs, { regex: 280, normal: 60 }, 1, t);
     expect(reported).toEqual(["regex"]);
+    expect(suspected).toEqual(["regex"]);
   });
 
   it("never reports an app alone, nor equally busy apps, nor an app under the CPU floor", () => {
@@ -141,9 +147,12 @@ describe("RuntimeOptions.onCpuHog, with real isolates", () => {
     await load(call(busy), call(light), 2_000);
     expect(reported.length).toBeGreaterThan(0);
     expect(new Set(reported)).toEqual(new Set(["busy"]));
-    // Heavy before anyone acts on the report (a supervisor's move takes a second or more).
+    // Heavy before anyone acts on the report (a supervisor's move takes a second or more), and its calls
+    // started off the event loop from the first window it was a suspect in.
     expect(busy.stats().heavy).toBe(true);
+    expect(busy.stats().startsOffLoop).toBe(true);
     expect(light.stats().heavy).toBe(false);
+    expect(light.stats().startsOffLoop).toBe(false);
   });
 
   it("does not report the same app when it is the only one served", async () => {
