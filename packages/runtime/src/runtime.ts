@@ -101,16 +101,17 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       ? { lane: new HeavyLane(pool.heavyThreads), hostWork: new HeavyHostWork(HEAVY_HOST_WORK_MS), active: () => apps.size > 1 }
       : undefined;
   const onCpuHog = options.onCpuHog;
-  // A hog's calls leave the event loop at once (it is heavy), before anyone acts on the report.
+  const appsWithId = (appId: string) => [...apps].filter((app) => app.id === appId);
+  // A hog's calls leave the event loop at once (it is heavy), before anyone acts on the report; a
+  // suspect's (one window of it) start off the event loop meanwhile.
   const hogs = onCpuHog
     ? new CpuHogs(
         (appId) => {
-          for (const app of apps) if (app.id === appId) app.misbehaved();
+          for (const app of appsWithId(appId)) app.misbehaved();
           onCpuHog(appId);
         },
-        // One window of it already: its quick calls stop taking the event loop meanwhile.
         (appId) => {
-          for (const app of apps) if (app.id === appId) app.startOffLoop();
+          for (const app of appsWithId(appId)) app.startOffLoop();
         },
       )
     : undefined;

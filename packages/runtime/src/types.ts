@@ -181,12 +181,13 @@ export interface RuntimeOptions {
   onLimitHit?: (appId: string) => void;
   /**
    * Called when one app takes the CPU from lighter ones with calls that each stay within every limit: in
-   * two consecutive quarter-seconds its calls used at least twice what another app with steady traffic (5
-   * calls in the quarter-second, no limit hit or hogging in the last minute) used, and either 25 % of a
-   * core or 10 % and more than all the other apps together (see cpu-hogs.ts). A single busy app, several
-   * about equally busy ones, or a busy app next to apps called once or twice is never reported. The app's
-   * calls then run as a heavy app's for a minute (off the event loop, in the heavy lane). A supervisor
-   * quarantines it too: at nice 19 it keeps whatever CPU the others leave.
+   * two consecutive 125 ms windows its calls used at least twice what another app with steady traffic (3
+   * calls in the window, no limit hit or hogging in the last minute) used, and either 25 % of a core or
+   * 10 % and more than all the other apps together (see cpu-hogs.ts). A single busy app, several about
+   * equally busy ones, or a busy app next to apps called once or twice is never reported. After the first
+   * such window the app's calls start off the event loop; once reported, they run as a heavy app's for a
+   * minute (in the heavy lane). A supervisor quarantines it too: at nice 19 it keeps whatever CPU the
+   * others leave.
    */
   onCpuHog?: (appId: string) => void;
 }
