@@ -231,7 +231,7 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     expect(afterLong).not.toBe(s.pids[0]);
   }, 30_000);
 
-  it("a quarantine worker that dies is replaced while the app is still quarantined; meanwhile the normal worker serves it", async () => {
+  it("a quarantine worker that dies is replaced while the app is still quarantined; meanwhile its connections wait for the new one, never the normal worker", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
     const bad = `${s.url}/app/bad-abcde/endpoint`;
     expect((await once(`${bad}/big`)).status).toBe(400);
@@ -242,13 +242,46 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
 
     process.kill(first, "SIGKILL");
     await until(() => new RegExp(`worker ${first} died`).test(s.stderr()), 5_000, "the death");
-    // Served all along: by the normal worker until a new quarantine worker is ready, then by that one.
+    // Sent while no quarantine worker runs: it waits for the replacement (a second or two of boot).
+    const waited = Date.now();
     expect((await once(`${bad}/echo`, { method: "POST", body: "2" })).body).toBe(JSON.stringify({ body: "2" }));
-    await until(() => (s.stderr().match(/quarantine worker serves 'bad-abcde'/g) ?? []).length >= 2, 15_000, "the replacement");
-    expect((await once(`${bad}/echo`, { method: "POST", body: "3" })).body).toBe(JSON.stringify({ body: "3" }));
-    await until(() => servedBy(s, "bad-abcde").length >= 4, 5_000, "the records");
-    const last = servedBy(s, "bad-abcde").at(-1)!;
-    expect([first, s.pids[0]]).not.toContain(last);
+    expect(Date.now() - waited).toBeGreaterThan(200);
+    // The other app is not held up meanwhile.
+    expect((await once(`${s.url}/app/good-abcde/endpoint/hello`)).body).toBe(JSON.stringify({ ok: true }));
+    await until(() => servedBy(s, "bad-abcde").length >= 3, 5_000, "the records");
+    const served = servedBy(s, "bad-abcde");
+    expect(served).toHaveLength(3); // the 400, "1" and "2": nothing more, nowhere else
+    expect([first, s.pids[0]]).not.toContain(served.at(-1));
+    expect(s.child.exitCode).toBeNull();
+  }, 40_000);
+
+  it("a quarantined app's connection that waits longer than RESTITCH_QUARANTINE_WAIT_MS for its worker gets a clear 503, and the server goes on", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children, { RESTITCH_QUARANTINE_WAIT_MS: "100" });
+    const bad = `${s.url}/app/bad-abcde/endpoint`;
+    expect((await once(`${bad}/big`)).status).toBe(400);
+    await until(() => /quarantine worker serves 'bad-abcde'/.test(s.stderr()), 15_000, "the quarantine");
+    // The quarantine worker needs about a second to boot: 100 ms is not enough.
+    const early = await new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+      const req = http.request(`${bad}/echo`, { method: "POST", agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body }));
+      });
+      req.on("error", reject);
+      req.end("early");
+    });
+    expect(early.status).toBe(503);
+    expect(early.retryAfter).toBe("5");
+    expect(JSON.parse(early.body)).toMatchObject({ error_code: "ServiceUnavailable" });
+    // Nobody served the refused ones; once the worker is up the app is answered there.
+    let later = await once(`${bad}/echo`, { method: "POST", body: "late" });
+    for (const end = Date.now() + 15_000; later.status === 503 && Date.now() < end; ) later = await once(`${bad}/echo`, { method: "POST", body: "late" });
+    expect(later.body).toBe(JSON.stringify({ body: "late" }));
+    await until(() => servedBy(s, "bad-abcde").length >= 2, 5_000, "the records");
+    await new Promise((r) => setTimeout(r, 200)); // any record of a refused request would be in by now
+    expect(servedBy(s, "bad-abcde")).toHaveLength(2);
+    expect(servedBy(s, "bad-abcde").at(-1)).not.toBe(s.pids[0]);
     expect(s.child.exitCode).toBeNull();
   }, 40_000);
 

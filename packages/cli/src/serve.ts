@@ -28,6 +28,8 @@ const MAX_WORKER_RSS_MB = intEnv("RESTITCH_WORKER_MAX_RSS_MB", 1_024);
 const WORKER_HANG_MS = intEnv("RESTITCH_WORKER_HANG_MS", 15_000);
 /** An app stays in the quarantine worker this long (ms) after its calls last hit a limit or it last took the CPU from lighter apps. */
 const QUARANTINE_HOLD_MS = intEnv("RESTITCH_QUARANTINE_HOLD_MS", 300_000);
+/** A quarantined app's new connection waits this long (ms) for the quarantine worker while it boots or is replaced; then 503. */
+const QUARANTINE_WAIT_MS = intEnv("RESTITCH_QUARANTINE_WAIT_MS", 30_000);
 /**
  * A worker's V8 heaps run a full collection once they have grown by this much (%) since the last one,
  * where V8 lets a heap grow up to 4x first: the worker's RSS then stays near what it holds, instead of
@@ -212,7 +214,7 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     hangTimeoutMs: WORKER_HANG_MS,
     ...(relay ? { onMessage: relay.onMessage } : {}),
     // Request line "GET /app/<appId>/… HTTP/1.1": its target names the app.
-    ...(quarantine ? { quarantine: { keyOf: (line: string) => appIdOfTarget(line.split(" ")[1] ?? ""), holdMs: QUARANTINE_HOLD_MS } } : {}),
+    ...(quarantine ? { quarantine: { keyOf: (line: string) => appIdOfTarget(line.split(" ")[1] ?? ""), holdMs: QUARANTINE_HOLD_MS, waitMs: QUARANTINE_WAIT_MS } } : {}),
     onEvent: (e) => {
       metrics.onEvent(e);
       if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());

@@ -14,7 +14,9 @@
  * collections stop stalling the event loop that answers everyone else. Workers ask for such keys (apps,
  * askQuarantine); while any is quarantined, the supervisor reads each new connection's request line to
  * choose its worker, and a worker closes a keep-alive connection after answering a request that belongs
- * in the other kind of worker, so the client's next connection is placed anew.
+ * in the other kind of worker, so the client's next connection is placed anew. A quarantined key's
+ * connections wait while its worker boots or is replaced (up to QuarantineOptions.waitMs): killing or
+ * crashing that worker must not bring a tenant back next to the others.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -70,6 +72,11 @@ export interface QuarantineOptions {
   holdMs?: number;
   /** Nice value (Linux) of every thread of the quarantine worker. Default 19, the lowest priority. */
   nice?: number;
+  /**
+   * How long a quarantined key's new connection waits for the quarantine worker while it boots or is
+   * replaced (ms); then it is answered 503 and closed. Default 30 s (it booted in 10 s at nice 19 under attack).
+   */
+  waitMs?: number;
 }
 
 export type SupervisorEvent =
@@ -172,7 +179,8 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   const roles = new Map<ChildProcess, Role>();
   const leaving = new Set<ChildProcess>(); // asked to stop: no new connections, exit is expected
   const lastHeard = new Map<ChildProcess, number>(); // a ready worker's last message (heartbeat or other)
-  const waiting: { socket: net.Socket; head: Buffer | undefined }[] = [];
+  // Connections waiting for a worker: any, or (with `expires`) a quarantine worker (QuarantineOptions.waitMs).
+  const waiting: { socket: net.Socket; head: Buffer | undefined; expires?: NodeJS.Timeout }[] = [];
   let next = 0;
   let stopping = false;
   let recentCrashes: number[] = [];
@@ -186,14 +194,17 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   const live = (role: Role) => ready.filter((w) => roleOf(w) === role && !leaving.has(w) && w.connected);
   const running = (role: Role) => [...all].filter((w) => roleOf(w) === role && !leaving.has(w)).length;
 
-  /** Hands the socket (and the bytes read from it, if any) to a worker of `role`, or of any role. */
+  /** Hands the socket (and the bytes read from it, if any) to a worker of `role`, or waits for one. */
   const handOver = (socket: net.Socket, role: Role, head: Buffer | undefined) => {
     if (socket.destroyed) return;
-    const quarantineWorkers = role === "quarantine" ? live("quarantine") : [];
-    const candidates = quarantineWorkers.length > 0 ? quarantineWorkers : live("normal");
+    const candidates = live(role);
     if (candidates.length === 0) {
       if (waiting.length >= maxWaitingConnections) socket.destroy();
-      else waiting.push({ socket, head });
+      else if (role === "normal") waiting.push({ socket, head });
+      else {
+        const entry = { socket, head, expires: setTimeout(() => giveUp(entry), quarantineWaitMs) };
+        waiting.push(entry);
+      }
       return;
     }
     const w = candidates[next++ % candidates.length]!;
@@ -201,6 +212,24 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     w.send(message, socket, (err) => {
       if (err) socket.destroy();
     });
+  };
+
+  /** A quarantined key's connection waited too long for its worker: a clear 503, not a hang. */
+  const giveUp = (entry: (typeof waiting)[number]) => {
+    const i = waiting.indexOf(entry);
+    if (i < 0) return;
+    waiting.splice(i, 1);
+    const body = JSON.stringify({ error: "this app's worker is starting; try again shortly", error_code: "ServiceUnavailable" });
+    entry.socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+  /** Places every waiting connection again (a worker became ready, or the quarantined keys changed). */
+  const placeWaiting = () => {
+    for (const { socket, head, expires } of waiting.splice(0)) {
+      clearTimeout(expires);
+      handOver(socket, roleFor(head), head);
+    }
   };
 
   /** The role whose worker should serve a connection opening with these bytes. */
@@ -223,19 +252,24 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     readRequestLine(socket, (head) => handOver(socket, roleFor(head), head));
   };
 
-  /** Tells every worker the keys in force: none until a quarantine worker is ready to take them. */
+  /**
+   * Tells every worker the keys in force, from the moment they are quarantined: a quarantine worker is
+   * then running or about to run (quarantineAsked, onExit), and their connections wait for it.
+   */
   const publish = () => {
-    const keys = live("quarantine").length > 0 ? [...quarantined.keys()].sort() : [];
+    const keys = [...quarantined.keys()].sort();
     if (keys.join("\n") === published.join("\n")) return;
     published = keys;
     onEvent({ type: "quarantine", keys });
     for (const w of ready) tellQuarantine(w);
+    placeWaiting(); // a released key's waiting connections go to the normal workers
   };
   const tellQuarantine = (w: ChildProcess) => {
     if (w.connected) w.send({ type: "restitch:quarantine", keys: published } satisfies QuarantineMessage, undefined, {}, () => {});
   };
 
   const holdMs = quarantine?.holdMs ?? 300_000;
+  const quarantineWaitMs = quarantine?.waitMs ?? 30_000;
   const quarantineAsked = (key: string) => {
     if (!quarantine || stopping) return;
     quarantined.set(key, Date.now() + holdMs);
@@ -305,8 +339,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
         onEvent({ type: "ready", pid: w.pid ?? 0 });
         if (live("normal").length >= target) allReady();
         if (published.length > 0) tellQuarantine(w);
-        publish(); // a quarantine worker that is ready puts the keys in force
-        for (const { socket, head } of waiting.splice(0)) handOver(socket, roleFor(head), head);
+        placeWaiting();
       } else if (m === MSG.recycleMe) recycle(w, "served its call budget", "calls");
       else if (isTyped<QuarantineAsk>(m, "restitch:quarantine-key")) quarantineAsked(String(m.key));
       else if (isReportMessage(m)) {
@@ -332,7 +365,6 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     lastHeard.delete(w);
     const i = ready.indexOf(w);
     if (i >= 0) ready.splice(i, 1);
-    publish(); // without a quarantine worker, no key is in force
   };
 
   const onExit = (w: ChildProcess, code: number | null, signal: string | null) => {
@@ -425,7 +457,10 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
       if (watchdog) clearInterval(watchdog);
       if (releaser) clearInterval(releaser);
       server.close();
-      for (const { socket } of waiting.splice(0)) socket.destroy();
+      for (const { socket, expires } of waiting.splice(0)) {
+        clearTimeout(expires);
+        socket.destroy();
+      }
       await Promise.all(
         [...all].map(
           (w) =>
