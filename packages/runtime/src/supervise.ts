@@ -219,16 +219,26 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
     const i = waiting.indexOf(entry);
     if (i < 0) return;
     waiting.splice(i, 1);
+    const { socket } = entry;
+    if (socket.destroyed) return;
     const body = JSON.stringify({ error: "this app's worker is starting; try again shortly", error_code: "ServiceUnavailable" });
-    entry.socket.end(
-      `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n${body}`);
+    // Its reading was stopped to hand it over, so the client's close would go unseen: let it read the
+    // answer, then close (closing at once, with the rest of a request unread, would reset the connection).
+    setTimeout(() => socket.destroy(), 1_000).unref();
   };
-  /** Places every waiting connection again (a worker became ready, or the quarantined keys changed). */
+  /**
+   * Places waiting connections again (a worker became ready, or the quarantined keys changed). One that
+   * still waits for a quarantine worker keeps its place and its deadline.
+   */
   const placeWaiting = () => {
-    for (const { socket, head, expires } of waiting.splice(0)) {
-      clearTimeout(expires);
-      handOver(socket, roleFor(head), head);
+    for (const entry of waiting.splice(0)) {
+      const role = roleFor(entry.head);
+      if (role === "quarantine" && entry.expires && live(role).length === 0) waiting.push(entry);
+      else {
+        clearTimeout(entry.expires);
+        handOver(entry.socket, role, entry.head);
+      }
     }
   };
 
