@@ -206,9 +206,10 @@ export interface AppRuntime {
   ready(): Promise<void>;
   /**
    * heavy: the app's slices currently go through the heavy lane (see RuntimeOptions.pool.heavyThreads).
-   * startsOffLoop: its calls start on isolated-vm's threads, not the event loop (a first slice of it used
-   * the CPU past its 20 ms budget in the last minute, or it was a CPU-hog suspect). heapBytes: what its isolates hold (V8 heaps
-   * committed, and ArrayBuffers).
+   * startsOffLoop: its calls start on isolated-vm's threads, not the event loop (fewer than three of its
+   * calls since it was defined or updated answered within 10 ms of CPU, a first slice of it used the CPU
+   * past its 20 ms budget in the last minute, or it was a CPU-hog suspect). heapBytes: what its isolates
+   * hold (V8 heaps committed, and ArrayBuffers).
    */
   stats(): { isolates: number; busy: number; queued: number; heapBytes: number; calls: number; asyncContinuations: boolean; heavy: boolean; startsOffLoop: boolean };
   close(): Promise<void>;

@@ -114,7 +114,8 @@ describe("heavy apps in a runtime serving several apps", () => {
 
   it("after a first slice overran, the app's calls start off the event loop (not heavy: no lane waits)", async () => {
     const [slow, quick] = apps(1, ["slow", "quick"]);
-    expect((await call(slow!, 1)).ok).toBe(true); // an idle isolate: the next call starts without a hop
+    // Past their probation (an idle isolate, too: the next call starts without a hop).
+    for (let i = 0; i < 3; i++) for (const app of [slow!, quick!]) expect((await call(app, 1)).ok).toBe(true);
     // CPU of this thread spent inside call(), i.e. by the call's first slice if it runs here.
     const loopCpuMs = (start: () => Promise<unknown>) => {
       const before = process.threadCpuUsage();
@@ -130,6 +131,33 @@ describe("heavy apps in a runtime serving several apps", () => {
     const next = loopCpuMs(() => call(slow!, LONG));
     expect(next.ms).toBeLessThan(5);
     expect((await next.pending as { ok: boolean }).ok).toBe(true);
+  });
+
+  it("a new app's first calls start off the event loop until three of them were quick; an update puts it on probation again", async () => {
+    const [fresh, other] = apps(1, ["fresh", "other"]);
+    // CPU of this thread spent inside call(): a first slice run here would take its whole 20 ms budget.
+    const loopCpuMs = async (app: AppRuntime) => {
+      const before = process.threadCpuUsage();
+      const pending = call(app, LONG);
+      const after = process.threadCpuUsage(before);
+      expect((await pending).ok).toBe(true);
+      return (after.user + after.system) / 1000;
+    };
+    expect(fresh!.stats().startsOffLoop).toBe(true);
+    expect(await loopCpuMs(fresh!)).toBeLessThan(5);
+    for (let i = 0; i < 3; i++) expect((await call(fresh!, 1)).ok).toBe(true);
+    expect(fresh!.stats().startsOffLoop).toBe(false);
+    expect(other!.stats().startsOffLoop).toBe(true); // proven per app
+    // An error thrown by the tenant counts as a quick call; a limit hit does not.
+    const thrower = runtime!.app({ id: "thrower", functions: { boom: { source: "exports = () => { throw new Error('no'); };" } } });
+    for (let i = 0; i < 3; i++) expect((await thrower.call({ functionName: "boom" })).error?.kind).toBe("threw");
+    expect(thrower.stats().startsOffLoop).toBe(false);
+    const limited = runtime!.app({ id: "limited", functions: { big: { source: "exports = () => 'x'.repeat(2e6);" } } });
+    for (let i = 0; i < 3; i++) expect((await limited.call({ functionName: "big", limits: { maxResultBytes: 1000 } })).error?.kind).toBe("result-size");
+    expect(limited.stats().startsOffLoop).toBe(true);
+    fresh!.update({ id: "fresh", functions: { burn: { source: burn } } });
+    expect(fresh!.stats().startsOffLoop).toBe(true);
+    expect(await loopCpuMs(fresh!)).toBeLessThan(5);
   });
 
   it("a CPU limit hit makes its app heavy at once (no quick call hits one by accident); other apps stay quick", async () => {
