@@ -231,6 +231,33 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     expect(afterLong).not.toBe(s.pids[0]);
   }, 30_000);
 
+  it.runIf(process.platform === "linux")("a quarantine worker boots at nice 10, not taking the cores from the normal worker as an attack begins, and runs at nice 19", async () => {
+    const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
+    const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const supervisor = Number(statOf(s.pids[0]!)[1]); // the worker's parent
+    /** Pids whose parent is the supervisor, and the nice value of their main thread. */
+    const workers = () =>
+      readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((pid) => {
+          try {
+            const fields = statOf(pid);
+            return Number(fields[1]) === supervisor ? [{ pid: Number(pid), nice: Number(fields[16]) }] : [];
+          } catch {
+            return []; // gone meanwhile
+          }
+        });
+    expect(workers().map((w) => w.pid)).toEqual(s.pids);
+    expect((await once(`${s.url}/app/bad-abcde/endpoint/big`)).status).toBe(400);
+    let booting: { pid: number; nice: number } | undefined;
+    await until(() => (booting = workers().find((w) => w.pid !== s.pids[0])) !== undefined, 5_000, "the quarantine worker's start");
+    expect(booting!.nice).toBeGreaterThanOrEqual(10);
+    await until(() => s.stderr().includes(`quarantine worker ${booting!.pid} ready`), 15_000, "its ready line");
+    const nices = readdirSync(`/proc/${booting!.pid}/task`).map((t) => Number(readFileSync(`/proc/${booting!.pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
+    expect(nices.every((n) => n === 19)).toBe(true);
+    expect(workers().find((w) => w.pid === s.pids[0])?.nice).toBe(0);
+  }, 30_000);
+
   it("a quarantine worker that dies is replaced while the app is still quarantined; meanwhile its connections wait for the new one, never the normal worker", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
     const bad = `${s.url}/app/bad-abcde/endpoint`;

@@ -218,6 +218,8 @@ async function supervise(workers: number, apps: AppModel[], port: number, host: 
     onEvent: (e) => {
       metrics.onEvent(e);
       if (e.type === "ready" && relay) supervisor?.send(e.pid, relay.snapshot());
+      // Until this line, quarantined apps' new connections wait (RESTITCH_QUARANTINE_WAIT_MS).
+      if (e.type === "ready" && e.role === "quarantine") console.error(`restitch: quarantine worker ${e.pid} ready`);
       if (e.type === "exit" && !e.expected) console.error(`restitch: worker ${e.pid} died (${e.signal ?? `exit ${e.code}`}); starting a new one`);
       else if (e.type === "recycle") console.error(`restitch: recycling worker ${e.pid}: ${e.reason}`);
       else if (e.type === "hung") console.error(`restitch: worker ${e.pid} held its event loop for ${e.silentMs} ms; killing it`);
