@@ -54,6 +54,11 @@ function servedBy(s: Served, app: string): number[] {
     });
 }
 
+/** The fields of /proc/<pid>/stat (or of a thread's) after the command name: [1] is the parent, [16] the nice value. */
+const statOf = (path: string) => readFileSync(`/proc/${path}/stat`, "utf8").split(") ")[1]!.split(" ");
+/** The nice value of every thread of a process (Linux). */
+const threadNices = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => Number(statOf(`${pid}/task/${t}`)[16]));
+
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
@@ -114,7 +119,7 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
 
     // Every thread of it at the lowest priority (Linux).
     if (process.platform === "linux") {
-      const nices = readdirSync(`/proc/${quarantinePid}/task`).map((t) => Number(readFileSync(`/proc/${quarantinePid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
+      const nices = threadNices(quarantinePid);
       expect(nices.length).toBeGreaterThan(1);
       expect(nices.every((n) => n === 19)).toBe(true);
       // The benches' treeUsage tells its RSS apart (bench:hostile judges memory without it).
@@ -233,8 +238,7 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
 
   it.runIf(process.platform === "linux")("a quarantine worker boots at nice 10, not taking the cores from the normal worker as an attack begins, and runs at nice 19", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
-    const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    const supervisor = Number(statOf(s.pids[0]!)[1]); // the worker's parent
+    const supervisor = Number(statOf(String(s.pids[0]))[1]); // the worker's parent
     /** Pids whose parent is the supervisor, and the nice value of their main thread. */
     const workers = () =>
       readdirSync("/proc")
@@ -253,8 +257,7 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
     await until(() => (booting = workers().find((w) => w.pid !== s.pids[0])) !== undefined, 5_000, "the quarantine worker's start");
     expect(booting!.nice).toBeGreaterThanOrEqual(10);
     await until(() => s.stderr().includes(`quarantine worker ${booting!.pid} ready`), 15_000, "its ready line");
-    const nices = readdirSync(`/proc/${booting!.pid}/task`).map((t) => Number(readFileSync(`/proc/${booting!.pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
-    expect(nices.every((n) => n === 19)).toBe(true);
+    expect(threadNices(booting!.pid).every((n) => n === 19)).toBe(true);
     expect(workers().find((w) => w.pid === s.pids[0])?.nice).toBe(0);
   }, 30_000);
 
