@@ -4,18 +4,19 @@
 // Phase 3: a long run (50k warm-up and 100k measured normal calls, hostile calls mixed in) watching the
 // server tree's RSS. Phases 1 and 2 run in several rounds, each on a fresh server (the last one goes on to
 // phase 3): the p99 verdict takes the median of the rounds' ratios, each ratio comparing two windows a
-// minute apart on one server (a single pair swung by ±0.4× with the machine's state). The normal load's connections are open before each phase starts (a running app's
-// clients), a phase's generators start sending together once all have booted, and phase 2's normal p99
-// is also reported second by second. Prints a table and writes results/hostile.{json,md}. Numbers and
-// their reading: docs/security.md.
+// minute apart on one server (a single pair swung by ±0.4× with the machine's state). The normal load's
+// connections are open before each phase starts (a running app's clients), a phase's generators start
+// sending together once all have booted, and phase 2's normal p99 is also reported second by second.
+// Prints a table and writes results/hostile.{json,md}. Numbers and their reading: docs/security.md.
 //
 // Options: --serve-args "--quarantine off" (more arguments for restitch serve); --server-log file (its
 // stderr, each line with the time since the server started, and the phases' starts);
 // --workers 1,2 (worker counts to measure, their own servers each; 1, the default, passes no --workers
-// flag), --rounds n (rounds of phases 1-2 per worker count, 3), --rate n (normal req/s in phases 1-2, 500), --alone s (as --attack: p99s of equal samples), --attack s (20), --calls n (phase 3
-// normal calls measured, 100000), --warmup-calls n (before them, 50000), --max-long s (cap on phase 3,
-// 120), --hostile-connections n (per hostile app in phase 2, 2), --hostile a,b (only these hostile apps),
-// --quick (a smoke run of about a minute). Default run: about 3 minutes per worker count.
+// flag), --rounds n (rounds of phases 1-2 per worker count, 3), --rate n (normal req/s in phases 1-2,
+// 500), --alone s (as --attack: p99s of equal samples), --attack s (20), --calls n (phase 3 normal calls
+// measured, 100000), --warmup-calls n (before them, 50000), --max-long s (cap on phase 3, 120),
+// --hostile-connections n (per hostile app in phase 2, 2), --hostile a,b (only these hostile apps),
+// --quick (a smoke run of about a minute, one round). Default run: about 5 minutes per worker count.
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { HOSTILE, NORMAL, writeApp } from "./hostile-apps.mjs";

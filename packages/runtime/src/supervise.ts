@@ -282,6 +282,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
   };
 
   const holdMs = quarantine?.holdMs ?? 300_000;
+  const quarantineNice = quarantine?.nice ?? 19;
   const quarantineWaitMs = quarantine?.waitMs ?? 30_000;
   const quarantineAsked = (key: string) => {
     if (!quarantine || stopping) return;
@@ -344,7 +345,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
    */
   const bootNice = (w: ChildProcess) => {
     try {
-      if (w.pid !== undefined) setPriority(w.pid, Math.min(BOOT_NICE, quarantine?.nice ?? 19));
+      if (w.pid !== undefined) setPriority(w.pid, Math.min(BOOT_NICE, quarantineNice));
     } catch {
       // not permitted (or already gone): it lowers itself once it runs
     }
@@ -352,7 +353,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<Super
 
   const spawnWorker = (role: Role): ChildProcess => {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: "1", [ROLE_ENV]: role };
-    if (role === "quarantine") env[QUARANTINE_NICE_ENV] = String(quarantine?.nice ?? 19);
+    if (role === "quarantine") env[QUARANTINE_NICE_ENV] = String(quarantineNice);
     // Workers' stdout comes through the supervisor a whole line at a time: several processes writing
     // log records straight to one pipe could interleave a long record with another's.
     const w = fork(process.argv[1]!, process.argv.slice(2), { execArgv: [...process.execArgv, ...extraExecArgv], env, stdio: ["inherit", "pipe", "inherit", "ipc"] });
