@@ -54,7 +54,7 @@ function servedBy(s: Served, app: string): number[] {
     });
 }
 
-/** The fields of /proc/<pid>/stat (or of a thread's) after the command name: [1] is the parent, [16] the nice value. */
+/** The fields of /proc/<pid>/stat (or of a thread's) after the command name: [1] is the parent, [11] and [12] the CPU ticks used, [16] the nice value. */
 const statOf = (path: string) => readFileSync(`/proc/${path}/stat`, "utf8").split(") ")[1]!.split(" ");
 /** The nice value of every thread of a process (Linux). */
 const threadNices = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => Number(statOf(`${pid}/task/${t}`)[16]));
@@ -239,22 +239,25 @@ describe("quarantine of tenants that keep hitting limits (--workers 1, the defau
   it.runIf(process.platform === "linux")("a quarantine worker boots at nice 10, not taking the cores from the normal worker as an attack begins, and runs at nice 19", async () => {
     const s = await serveRestitch([...(await apps()), "--log-format", "json"], children);
     const supervisor = Number(statOf(String(s.pids[0]))[1]); // the worker's parent
-    /** Pids whose parent is the supervisor, and the nice value of their main thread. */
+    /** Pids whose parent is the supervisor, the nice value of their main thread, and the CPU ticks they used. */
     const workers = () =>
       readdirSync("/proc")
         .filter((d) => /^\d+$/.test(d))
         .flatMap((pid) => {
           try {
             const fields = statOf(pid);
-            return Number(fields[1]) === supervisor ? [{ pid: Number(pid), nice: Number(fields[16]) }] : [];
+            return Number(fields[1]) === supervisor ? [{ pid: Number(pid), nice: Number(fields[16]), ticks: Number(fields[11]) + Number(fields[12]) }] : [];
           } catch {
             return []; // gone meanwhile
           }
         });
     expect(workers().map((w) => w.pid)).toEqual(s.pids);
     expect((await once(`${s.url}/app/bad-abcde/endpoint/big`)).status).toBe(400);
+    // Seen once it has booted for a while (5 ticks, ~50 ms of CPU; its boot takes about a second), not in
+    // the instant between its fork and the supervisor's setPriority.
     let booting: { pid: number; nice: number } | undefined;
-    await until(() => (booting = workers().find((w) => w.pid !== s.pids[0])) !== undefined, 5_000, "the quarantine worker's start");
+    await until(() => (booting = workers().find((w) => w.pid !== s.pids[0] && w.ticks >= 5)) !== undefined, 5_000, "the quarantine worker's boot");
+    expect(s.stderr()).not.toContain(`quarantine worker ${booting!.pid} ready`);
     expect(booting!.nice).toBeGreaterThanOrEqual(10);
     await until(() => s.stderr().includes(`quarantine worker ${booting!.pid} ready`), 15_000, "its ready line");
     expect(threadNices(booting!.pid).every((n) => n === 19)).toBe(true);
